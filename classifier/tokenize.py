@@ -15,7 +15,7 @@ import jieba
 
 from classifier.normalize import normalize
 
-__all__ = ["tokenize", "tokenize_normalized", "NEGATION_MARK"]
+__all__ = ["NEGATION_MARK", "tokenize", "tokenize_normalized"]
 
 # Every negator collapses to one mark so that 没坏 / 不坏 / 无损坏 share statistics.
 NEGATION_MARK = "不_"

@@ -1,0 +1,119 @@
+"""`python -m classifier predict|train|evaluate` (see ../shared/CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+BATCH = 2000
+
+
+class InputError(Exception):
+    """A line of the input file is not a review object."""
+
+
+def _open_in(path: str) -> IO[str]:
+    return sys.stdin if path == "-" else open(path, encoding="utf-8")
+
+
+def _open_out(path: str) -> IO[str]:
+    return sys.stdout if path == "-" else open(path, "w", encoding="utf-8")
+
+
+def _read_items(fh: IO[str], source: str) -> Iterator[tuple[Any, str]]:
+    for lineno, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise InputError(f"{source}:{lineno}: not JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict) or "id" not in obj:
+            raise InputError(f"{source}:{lineno}: expected an object with \"id\" and \"text\"")
+        text = obj.get("text")
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise InputError(f"{source}:{lineno}: \"text\" must be a string")
+        yield obj["id"], text
+
+
+def _batches(items: Iterator[tuple[Any, str]], size: int) -> Iterator[list[tuple[Any, str]]]:
+    batch: list[tuple[Any, str]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from classifier.model import get_classifier
+
+    model = get_classifier(args.models)
+    fin = _open_in(args.input)
+    fout = _open_out(args.output)
+    count = 0
+    try:
+        for batch in _batches(_read_items(fin, args.input), BATCH):
+            preds = model.predict_many([t for _, t in batch], explain=not args.no_explain)
+            fout.write("".join(json.dumps(p.to_json(i), ensure_ascii=False) + "\n" for (i, _), p in zip(batch, preds, strict=True)))
+            count += len(batch)
+    finally:
+        if fin is not sys.stdin:
+            fin.close()
+        if fout is not sys.stdout:
+            fout.close()
+    print(f"scored {count} reviews with {model.version}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from classifier.model_card import write_model_card
+    from classifier.train import train
+
+    out = Path(args.output)
+    meta = train(out, log=lambda msg: print(msg, file=sys.stderr))
+    write_model_card(meta, out / "README.md")
+    print(f"wrote {meta['version']} to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from classifier.evaluate import evaluate
+
+    report = evaluate(Path(args.models), labelled=args.input)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from classifier.model import MODELS_DIR
+
+    p = argparse.ArgumentParser(prog="python -m classifier", description="Review sentiment and complaint causes.")
+    sub = p.add_subparsers(dest="command", required=True)
+    pr = sub.add_parser("predict", help="score JSON Lines {id, text}; output in the same order")
+    pr.add_argument("--input", required=True, help="JSON Lines file, or - for stdin")
+    pr.add_argument("--output", required=True, help="JSON Lines file, or - for stdout")
+    pr.add_argument("--models", default=str(MODELS_DIR))
+    pr.add_argument("--no-explain", action="store_true", help="omit the explanation terms (slightly faster)")
+    tr = sub.add_parser("train", help="rebuild the shipped models from ../shared data and labels/")
+    tr.add_argument("--output", default=str(MODELS_DIR))
+    ev = sub.add_parser("evaluate", help="measure the shipped models on the validation splits")
+    ev.add_argument("--models", default=str(MODELS_DIR))
+    ev.add_argument("--input", help="optional JSON Lines {text, sentiment, causes} to measure on as well")
+    args = p.parse_args(argv)
+    handler = {"predict": cmd_predict, "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
+    try:
+        return handler(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,121 @@
+"""Training and evaluation data: the shared sentiment corpus and the project's own cause labels.
+
+The corpus is read from `../shared/datasets/` at training time and never copied into the project;
+cause labels are kept as row references into it (`labels/causes/*.csv`) plus example texts the
+team wrote itself (`labels/own_examples.jsonl`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from classifier.causes import parse_causes
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "datasets" / "online_shopping_train.csv"
+LABELS_DIR = REPO_ROOT / "labels"
+# The second annotation pass exists to measure agreement; training uses the first pass only.
+SECOND_PASS = "second_pass.csv"
+
+
+class DataError(Exception):
+    """Training data is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class CorpusRow:
+    row: int  # 0-based index of the data row in the CSV (header excluded): the labels' reference
+    category: str
+    positive: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """A review with a sentiment and, when known, its causes (None: causes not labelled)."""
+
+    text: str
+    negative: bool
+    causes: frozenset[str] | None
+    source: str
+    domain: str = ""
+
+
+def corpus_path() -> Path:
+    return Path(os.environ.get("TRIAGE_CORPUS", DEFAULT_CORPUS))
+
+
+def read_corpus(path: Path | None = None) -> list[CorpusRow]:
+    path = path or corpus_path()
+    if not path.exists():
+        raise DataError(
+            f"sentiment corpus not found at {path}; it lives in ../shared/datasets/ beside the repo "
+            "(or set TRIAGE_CORPUS)"
+        )
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"cat", "label", "review"} - set(reader.fieldnames or ())
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        return [
+            CorpusRow(i, r["cat"], r["label"].strip() == "1", (r["review"] or "").lstrip("\ufeff"))
+            for i, r in enumerate(reader)
+        ]
+
+
+def read_cause_labels(directory: Path | None = None, *, include_second_pass: bool = False) -> dict[int, frozenset[str]]:
+    """Hand labels by corpus row; a row labelled twice keeps its first (batch) label."""
+    directory = directory or LABELS_DIR / "causes"
+    labels: dict[int, frozenset[str]] = {}
+    files = sorted(p for p in directory.glob("*.csv") if include_second_pass or p.name != SECOND_PASS)
+    for path in files:
+        with path.open(encoding="utf-8", newline="") as fh:
+            for lineno, rec in enumerate(csv.DictReader(fh), start=2):
+                try:
+                    labels.setdefault(int(rec["row"]), parse_causes(rec["causes"] or ""))
+                except (KeyError, ValueError) as exc:
+                    raise DataError(f"{path}:{lineno}: {exc}") from exc
+    return labels
+
+
+def read_second_pass(directory: Path | None = None) -> dict[int, frozenset[str]]:
+    path = (directory or LABELS_DIR / "causes") / SECOND_PASS
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {int(r["row"]): parse_causes(r["causes"] or "") for r in csv.DictReader(fh)}
+
+
+def read_own_examples(paths: list[Path] | None = None) -> Iterator[Example]:
+    """Example reviews the team wrote itself (`labels/own_examples*.jsonl`)."""
+    for path in paths if paths is not None else sorted(LABELS_DIR.glob("own_examples*.jsonl")):
+        yield from _read_own_file(path)
+
+
+def _read_own_file(path: Path) -> Iterator[Example]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                yield Example(
+                    text=rec["text"],
+                    negative=rec["sentiment"] == "negative",
+                    causes=frozenset(parse_causes(";".join(rec["causes"]))),
+                    source="own",
+                    domain=rec.get("domain", ""),
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                raise DataError(f"{path}:{lineno}: {exc}") from exc
+
+
+def in_validation(text: str, percent: int) -> bool:
+    """Stable split by content: identical texts always fall on the same side, so duplicates in the
+    corpus cannot leak from training into validation."""
+    digest = hashlib.sha1(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < percent

@@ -1,0 +1,223 @@
+"""The shipped review classifier: loading, batch prediction and explanations.
+
+Model files are plain data and nothing in them is executed on load: numeric arrays through
+`numpy.load(allow_pickle=False)` (which refuses object arrays, the only way a .npz can carry a
+pickle) and metadata as JSON. The metadata records the SHA-256 of the array file; a file that
+does not match is refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.causes import CAUSES, SPECIFIC_CAUSES
+from classifier.features import Analysed, Vectorizer, analyse, display_term
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "MODELS_DIR",
+    "ModelError",
+    "ModelIntegrityError",
+    "Prediction",
+    "ReviewClassifier",
+    "Term",
+    "get_classifier",
+]
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODEL_NAME = "review-classifier"
+# Reviews beyond this are scored on their first part: the webhook caps text at 5,000 characters,
+# and the cap bounds the cost of one pathological input in a batch.
+MAX_TEXT_CHARS = 5000
+TOP_TERMS = 5
+# Output columns of the weight matrix: sentiment first, then the causes in CAUSES order.
+OUTPUTS = ("negative", *CAUSES)
+
+
+class ModelError(Exception):
+    """The model files are missing or unreadable."""
+
+
+class ModelIntegrityError(ModelError):
+    """The model files do not match their recorded checksum or contain non-numeric data."""
+
+
+@dataclass(frozen=True)
+class Term:
+    term: str
+    weight: float  # contribution to the decision's logit; positive pushes towards it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"term": self.term, "weight": round(self.weight, 4)}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    sentiment: str  # "negative" | "positive"
+    negative_prob: float
+    causes: tuple[str, ...]
+    cause_probs: dict[str, float]
+    terms: tuple[Term, ...] = ()  # what pushed the sentiment decision
+    cause_terms: dict[str, tuple[Term, ...]] = field(default_factory=dict)
+
+    def to_json(self, review_id: Any = None) -> dict[str, Any]:
+        out: dict[str, Any] = {} if review_id is None else {"id": review_id}
+        out.update(
+            sentiment=self.sentiment,
+            negative_prob=round(self.negative_prob, 4),
+            causes=list(self.causes),
+            cause_probs={c: round(p, 4) for c, p in self.cause_probs.items()},
+            terms=[t.to_json() for t in self.terms],
+            cause_terms={c: [t.to_json() for t in ts] for c, ts in self.cause_terms.items()},
+        )
+        return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+class ReviewClassifier:
+    """Sentiment and complaint causes for batches of review texts."""
+
+    def __init__(self, vectorizer: Vectorizer, weights: np.ndarray, bias: np.ndarray, meta: dict[str, Any]) -> None:
+        if weights.shape != (len(vectorizer.terms), len(OUTPUTS)) or bias.shape != (len(OUTPUTS),):
+            raise ModelError(f"weight shapes {weights.shape}/{bias.shape} do not fit the vocabulary")
+        self.vectorizer = vectorizer
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.bias = bias.astype(np.float32)
+        self.meta = meta
+        self.version: str = meta["version"]
+        calibration = meta["calibration"]
+        self._platt = (float(calibration["a"]), float(calibration["b"]))
+        self.thresholds: dict[str, float] = {c: float(meta["thresholds"][c]) for c in CAUSES}
+
+    # -- files ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, directory: Path | str | None = None) -> ReviewClassifier:
+        directory = Path(directory or MODELS_DIR)
+        meta_path = directory / f"{MODEL_NAME}.json"
+        arrays_path = directory / f"{MODEL_NAME}.npz"
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+        except FileNotFoundError as exc:
+            raise ModelError(f"no model at {meta_path}; run `python -m classifier train`") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelIntegrityError(f"{meta_path} is not valid JSON: {exc}") from exc
+        if not arrays_path.exists():
+            raise ModelError(f"{arrays_path} is missing")
+        if _sha256(arrays_path) != meta.get("arrays_sha256"):
+            raise ModelIntegrityError(f"{arrays_path} does not match the checksum recorded in {meta_path.name}")
+        try:
+            with np.load(arrays_path, allow_pickle=False) as npz:
+                terms = bytes(npz["terms"]).decode("utf-8").split("\n")
+                vectorizer = Vectorizer(terms, npz["idf"])
+                return cls(vectorizer, npz["weights"], npz["bias"], meta)
+        except ValueError as exc:  # object arrays (pickles) are refused here
+            raise ModelIntegrityError(f"{arrays_path}: {exc}") from exc
+
+    def save(self, directory: Path | str) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays_path = directory / f"{MODEL_NAME}.npz"
+        terms = np.frombuffer("\n".join(self.vectorizer.terms).encode("utf-8"), dtype=np.uint8)
+        np.savez_compressed(arrays_path, terms=terms, idf=self.vectorizer.idf, weights=self.weights, bias=self.bias)
+        meta = dict(self.meta, arrays_sha256=_sha256(arrays_path))
+        (directory / f"{MODEL_NAME}.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+
+    # -- prediction ----------------------------------------------------------------------------
+    def analyse_many(self, texts: Sequence[str]) -> list[Analysed]:
+        return [analyse((t or "")[:MAX_TEXT_CHARS]) for t in texts]
+
+    def predict_many(self, texts: Sequence[str], *, explain: bool = True) -> list[Prediction]:
+        """Score a batch; the result list is in input order. Deterministic for a given model."""
+        return self.predict_analysed(self.analyse_many(texts), explain=explain)
+
+    def predict(self, text: str) -> Prediction:
+        return self.predict_many([text])[0]
+
+    def predict_analysed(self, analysed: Sequence[Analysed], *, explain: bool = True) -> list[Prediction]:
+        if not analysed:
+            return []
+        X = self.vectorizer.transform([a.features for a in analysed])
+        logits = np.asarray(X @ self.weights) + self.bias
+        a, b = self._platt
+        neg_prob = _sigmoid(a * logits[:, 0] + b)
+        cause_prob = _sigmoid(logits[:, 1:])
+        results = []
+        for i, item in enumerate(analysed):
+            if not item.normalized:
+                # Nothing to judge: an empty review is neither a complaint nor praise we can read.
+                results.append(Prediction("positive", 0.0, (), dict.fromkeys(CAUSES, 0.0)))
+                continue
+            p_neg = float(neg_prob[i])
+            probs = {c: float(cause_prob[i, k]) for k, c in enumerate(CAUSES)}
+            causes = self._decide_causes(probs, p_neg)
+            terms: tuple[Term, ...] = ()
+            cause_terms: dict[str, tuple[Term, ...]] = {}
+            if explain:
+                lo, hi = X.indptr[i], X.indptr[i + 1]
+                idx, val = X.indices[lo:hi], X.data[lo:hi]
+                sign = 1.0 if p_neg >= 0.5 else -1.0
+                terms = self._top_terms(idx, val * self.weights[idx, 0] * sign)
+                for c in causes:
+                    k = 1 + CAUSES.index(c)
+                    cause_terms[c] = self._top_terms(idx, val * self.weights[idx, k])
+            results.append(
+                Prediction("negative" if p_neg >= 0.5 else "positive", p_neg, causes, probs, terms, cause_terms)
+            )
+        return results
+
+    def _decide_causes(self, probs: dict[str, float], p_neg: float) -> tuple[str, ...]:
+        specific = tuple(c for c in SPECIFIC_CAUSES if probs[c] >= self.thresholds[c])
+        if specific:
+            return specific
+        # `other` is residual by the guideline: a complaint none of the three explains. A clearly
+        # negative review is a complaint even when the `other` model is unsure what kind.
+        if probs["other"] >= self.thresholds["other"] or p_neg >= 0.8:
+            return ("other",)
+        return ()
+
+    def _top_terms(self, idx: np.ndarray, contrib: np.ndarray) -> tuple[Term, ...]:
+        order = np.argsort(-contrib, kind="stable")
+        seen: set[str] = set()
+        out: list[Term] = []
+        for j in order:
+            if contrib[j] <= 0 or len(out) >= TOP_TERMS:
+                break
+            term = display_term(self.vectorizer.terms[idx[j]])
+            # A character n-gram inside an already listed word adds nothing for the reader.
+            if term in seen or any(term in s for s in seen):
+                continue
+            seen.add(term)
+            out.append(Term(term, float(contrib[j])))
+        return tuple(out)
+
+
+_lock = threading.Lock()
+_cached: dict[str, ReviewClassifier] = {}
+
+
+def get_classifier(directory: Path | str | None = None) -> ReviewClassifier:
+    """The process-wide classifier: loaded once per process, then shared."""
+    key = str(Path(directory or MODELS_DIR).resolve())
+    with _lock:
+        if key not in _cached:
+            _cached[key] = ReviewClassifier.load(key)
+        return _cached[key]

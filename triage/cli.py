@@ -1,0 +1,97 @@
+"""`triage` command line (also `python -m triage`), as the contract defines it.
+
+Each sub-command's work lives in its own module; this file only parses arguments, so `triage
+--help` stays fast and a command imports only what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from triage.config import ConfigError, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="triage", description="Review monitoring and complaint triage.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="web app, plus embedded Redis and workers when REDIS_URL is unset")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--workers", type=int, default=1, help="scoring workers to start (embedded Redis only)")
+    s.add_argument("--no-demo", action="store_true", help="do not load demo data into a fresh database")
+
+    w = sub.add_parser("worker", help="an rq worker (with scheduler) for REDIS_URL")
+    w.add_argument(
+        "--role",
+        choices=("score", "db", "all"),
+        default="score",
+        help="score: pure scoring, runs on any machine; db: applies results, SLA timers and sweeps, "
+        "must run on the database host; all: both (default: score)",
+    )
+    w.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+
+    a = sub.add_parser("agent", help="manage agents")
+    asub = a.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
+    add = asub.add_parser("add", help="add an agent; the password is read from stdin")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("agent", "supervisor", "admin"), required=True)
+    add.add_argument("--name", help="display name")
+
+    t = sub.add_parser("token", help="manage API tokens")
+    tsub = t.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = tsub.add_parser("create", help="print a new API token once (stored hashed)")
+    create.add_argument("name")
+
+    i = sub.add_parser("import", help="import reviews from CSV or JSON Lines through the webhook's pipeline")
+    i.add_argument("file")
+    i.add_argument("--platform", help="platform for rows that name none (default: 'default')")
+    i.add_argument("--batch-size", type=int, default=500)
+
+    r = sub.add_parser("report", help="reports")
+    rsub = r.add_subparsers(dest="report_command", required=True, metavar="KIND")
+    weekly = rsub.add_parser("weekly", help="the weekly negative-review rate report")
+    weekly.add_argument("--week", help="ISO week YYYY-Www (default: last complete week)")
+    weekly.add_argument("--format", choices=("html", "json", "csv"), default="html")
+    weekly.add_argument("--output", help="file to write (default: stdout)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"triage: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        from triage.server import serve
+
+        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=not args.no_demo)
+    if args.command == "worker":
+        from triage.worker import run_worker
+
+        return run_worker(settings, role=args.role, burst=args.burst)
+    if args.command == "agent":
+        from triage.agents import cli_add_agent
+
+        return cli_add_agent(settings, args.username, args.role, display_name=args.name)
+    if args.command == "token":
+        from triage.tokens import cli_create_token
+
+        return cli_create_token(settings, args.name)
+    if args.command == "import":
+        from triage.importer import cli_import
+
+        return cli_import(settings, args.file, platform=args.platform, batch_size=args.batch_size)
+    if args.command == "report":
+        from triage.reports.cli import cli_weekly
+
+        return cli_weekly(settings, week=args.week, fmt=args.format, output=args.output)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Configuration from the environment (see the contract's table), with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """A configuration value is unusable; the message names the variable."""
+
+
+def _generated_secret(var_dir: Path, name: str) -> str:
+    """A secret generated once and kept under var/, so restarts keep sessions and signatures valid."""
+    path = var_dir / name
+    if path.exists():
+        return path.read_text("utf-8").strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    # O_EXCL: two processes starting together must not each write a different secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text("utf-8").strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    redis_url: str | None
+    webhook_secrets: tuple[str, ...]
+    secret_key: str
+    timezone: str
+    sla_policy_path: Path | None
+    var_dir: Path
+    webhook_secret_generated: bool = False
+    escalation_webhook_url: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, var_dir: Path | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        db_path = Path(env.get("TRIAGE_DB") or "var/triage.db")
+        var_dir = var_dir or Path(env.get("TRIAGE_VAR_DIR") or db_path.parent or "var")
+        tz = env.get("TRIAGE_TIMEZONE") or "Asia/Shanghai"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"TRIAGE_TIMEZONE={tz!r} is not a known time zone") from exc
+        raw_secrets = env.get("TRIAGE_WEBHOOK_SECRET")
+        generated = False
+        if raw_secrets:
+            secrets_ = tuple(s.strip() for s in raw_secrets.split(",") if s.strip())
+            if not secrets_:
+                raise ConfigError("TRIAGE_WEBHOOK_SECRET is set but holds no secret")
+        else:
+            secrets_ = (_generated_secret(var_dir, "webhook_secret"),)
+            generated = True
+        secret_key = env.get("TRIAGE_SECRET_KEY") or _generated_secret(var_dir, "secret_key")
+        policy = env.get("TRIAGE_SLA_POLICY")
+        if policy and not Path(policy).is_file():
+            raise ConfigError(f"TRIAGE_SLA_POLICY={policy!r}: no such file")
+        return cls(
+            db_path=db_path,
+            redis_url=env.get("REDIS_URL") or None,
+            webhook_secrets=secrets_,
+            secret_key=secret_key,
+            timezone=tz,
+            sla_policy_path=Path(policy) if policy else None,
+            var_dir=var_dir,
+            webhook_secret_generated=generated,
+            escalation_webhook_url=env.get("TRIAGE_ESCALATION_WEBHOOK_URL") or None,
+        )

@@ -1,0 +1,272 @@
+"""The one module that owns the SQLite schema: connections, pragmas and versioned migrations.
+
+Migrations are append-only, named and recorded in `_migrations` (the sqlite-migrate pattern):
+a database at any earlier version is brought forward by running the ones it lacks, each in its
+own transaction. Never edit a migration that has shipped; add a new one.
+
+Times are stored as UTC ISO 8601 text (see `triage.timeutil`); JSON columns hold lists/objects.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+from triage.timeutil import to_db, utcnow
+
+__all__ = ["MIGRATIONS", "connect", "migrate", "open_db", "transaction"]
+
+BUSY_TIMEOUT_MS = 10_000
+
+Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE reviews (
+            id              INTEGER PRIMARY KEY,
+            platform        TEXT NOT NULL,
+            review_id       TEXT NOT NULL,
+            text            TEXT NOT NULL,
+            rating          INTEGER,
+            customer_id     TEXT NOT NULL,
+            customer_name   TEXT,
+            customer_ltv    REAL,
+            product_id      TEXT NOT NULL,
+            product_name    TEXT,
+            category        TEXT,
+            order_id        TEXT,
+            created_at      TEXT NOT NULL,          -- the review's own time (UTC); report weeks use it
+            received_at     TEXT NOT NULL,
+            status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'scored', 'failed')),
+            enqueued_at     TEXT,                   -- last time a scoring job was enqueued for it
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            error           TEXT,
+            sentiment       TEXT CHECK (sentiment IN ('negative', 'positive')),
+            negative_prob   REAL,
+            causes          TEXT,                   -- JSON list
+            cause_probs     TEXT,                   -- JSON object
+            terms           TEXT,                   -- JSON: explanation terms for agents
+            model_version   TEXT,
+            scored_at       TEXT,
+            risk            REAL,
+            risk_factors    TEXT,                   -- JSON: the parts the risk score was built from
+            priority        TEXT CHECK (priority IN ('P1', 'P2', 'P3')),
+            case_id         INTEGER REFERENCES cases(id),
+            UNIQUE (platform, review_id)
+        );
+        CREATE INDEX reviews_status ON reviews(status, enqueued_at);
+        CREATE INDEX reviews_created ON reviews(created_at);
+        CREATE INDEX reviews_customer ON reviews(customer_id, created_at);
+        CREATE INDEX reviews_case ON reviews(case_id);
+        CREATE INDEX reviews_product ON reviews(product_id, created_at);
+
+        CREATE TABLE customers (
+            customer_id     TEXT PRIMARY KEY,
+            name            TEXT,
+            ltv             REAL,
+            first_seen_at   TEXT NOT NULL,
+            last_seen_at    TEXT NOT NULL
+        );
+
+        CREATE TABLE cases (
+            id                  INTEGER PRIMARY KEY,
+            customer_id         TEXT NOT NULL,
+            priority            TEXT NOT NULL CHECK (priority IN ('P1', 'P2', 'P3')),
+            status              TEXT NOT NULL DEFAULT 'open' CHECK (status IN
+                                 ('open', 'claimed', 'contacted', 'waiting_customer', 'resolved', 'closed')),
+            causes              TEXT NOT NULL DEFAULT '[]',   -- JSON list, union over its reviews
+            risk                REAL NOT NULL,
+            assignee            TEXT,                         -- agents.username
+            opened_at           TEXT NOT NULL,
+            updated_at          TEXT NOT NULL,
+            claimed_at          TEXT,
+            first_contacted_at  TEXT,
+            resolved_at         TEXT,
+            closed_at           TEXT,
+            resolution          TEXT,                         -- refund / resend / apology / explained / other
+            -- SLA clocks: the start is opened_at; dues are recomputed on priority change and pauses.
+            sla_started_at      TEXT NOT NULL,
+            first_contact_due   TEXT,
+            resolution_due      TEXT,
+            sla_first_contact   TEXT NOT NULL DEFAULT 'ok' CHECK (sla_first_contact IN ('ok', 'at_risk', 'breached', 'met')),
+            sla_resolution      TEXT NOT NULL DEFAULT 'ok' CHECK (sla_resolution IN ('ok', 'at_risk', 'breached', 'met')),
+            escalated_at        TEXT,
+            version             INTEGER NOT NULL DEFAULT 1    -- optimistic locking for the agents' queue
+        );
+        -- One case per customer while it is unresolved: the database enforces what the domain promises.
+        CREATE UNIQUE INDEX cases_one_active_per_customer ON cases(customer_id)
+            WHERE status NOT IN ('resolved', 'closed');
+        CREATE INDEX cases_status ON cases(status, priority, opened_at);
+        CREATE INDEX cases_assignee ON cases(assignee, status);
+        CREATE INDEX cases_opened ON cases(opened_at);
+
+        -- Pauses of the SLA clocks (while waiting_customer); resumed_at NULL = paused now.
+        CREATE TABLE case_pauses (
+            id          INTEGER PRIMARY KEY,
+            case_id     INTEGER NOT NULL REFERENCES cases(id),
+            paused_at   TEXT NOT NULL,
+            resumed_at  TEXT
+        );
+        CREATE INDEX case_pauses_case ON case_pauses(case_id);
+
+        -- Audit trail: every state change of a case, by whom and when. Append-only.
+        CREATE TABLE case_events (
+            id          INTEGER PRIMARY KEY,
+            case_id     INTEGER NOT NULL REFERENCES cases(id),
+            at          TEXT NOT NULL,
+            actor       TEXT NOT NULL,              -- agent username, or 'system'
+            kind        TEXT NOT NULL,              -- opened, review_added, priority_changed, status_changed,
+                                                    -- assigned, sla_at_risk, sla_breached, escalated, note, corrected
+            from_status TEXT,
+            to_status   TEXT,
+            detail      TEXT                        -- JSON
+        );
+        CREATE INDEX case_events_case ON case_events(case_id, at);
+
+        -- Contact log: each attempt to reach the customer.
+        CREATE TABLE contacts (
+            id          INTEGER PRIMARY KEY,
+            case_id     INTEGER NOT NULL REFERENCES cases(id),
+            at          TEXT NOT NULL,
+            agent       TEXT NOT NULL,
+            channel     TEXT NOT NULL,              -- phone, im, sms, email, other
+            outcome     TEXT NOT NULL,              -- reached, no_answer, left_message, ...
+            note        TEXT
+        );
+        CREATE INDEX contacts_case ON contacts(case_id, at);
+
+        -- Agents' corrections of the model: training data for the next model.
+        CREATE TABLE corrections (
+            id              INTEGER PRIMARY KEY,
+            review_pk       INTEGER NOT NULL REFERENCES reviews(id),
+            agent           TEXT NOT NULL,
+            at              TEXT NOT NULL,
+            sentiment       TEXT,
+            causes          TEXT,                   -- JSON list
+            model_version   TEXT
+        );
+        CREATE INDEX corrections_review ON corrections(review_pk);
+
+        CREATE TABLE agents (
+            id              INTEGER PRIMARY KEY,
+            username        TEXT NOT NULL UNIQUE,
+            password_hash   TEXT NOT NULL,
+            role            TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+            display_name    TEXT,
+            active          INTEGER NOT NULL DEFAULT 1,
+            created_at      TEXT NOT NULL
+        );
+
+        CREATE TABLE api_tokens (
+            id              INTEGER PRIMARY KEY,
+            name            TEXT NOT NULL,
+            token_hash      TEXT NOT NULL UNIQUE,   -- SHA-256 of the token; the token itself is never stored
+            created_at      TEXT NOT NULL,
+            last_used_at    TEXT,
+            revoked_at      TEXT
+        );
+
+        -- Notifications for supervisors (P1 breaches and other escalations).
+        CREATE TABLE notifications (
+            id          INTEGER PRIMARY KEY,
+            at          TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            case_id     INTEGER REFERENCES cases(id),
+            message     TEXT NOT NULL,
+            read_at     TEXT,
+            dedupe_key  TEXT UNIQUE                 -- one notification per (case, event), however often a sweep runs
+        );
+
+        -- Outgoing signed webhooks (escalations), delivered with retries.
+        CREATE TABLE outbox (
+            id              INTEGER PRIMARY KEY,
+            created_at      TEXT NOT NULL,
+            url             TEXT NOT NULL,
+            payload         TEXT NOT NULL,          -- JSON
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            delivered_at    TEXT,
+            last_error      TEXT,
+            dedupe_key      TEXT UNIQUE
+        );
+
+        -- Published weekly reports, frozen as they were generated.
+        CREATE TABLE reports (
+            id              INTEGER PRIMARY KEY,
+            kind            TEXT NOT NULL DEFAULT 'weekly',
+            week            TEXT NOT NULL,          -- ISO week, e.g. 2026-W48
+            generated_at    TEXT NOT NULL,
+            model_version   TEXT,
+            payload         TEXT NOT NULL,          -- JSON, the contract's report object
+            UNIQUE (kind, week)
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _m001_initial),
+]
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection with the pragmas every process needs (WAL, busy timeout, foreign keys)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in `transaction`), so a
+    # writer takes the lock up front instead of failing to upgrade a read lock under contention.
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class transaction:
+    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations this database lacks; returns their names."""
+    db = sqlite_utils.Database(conn)
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    done = []
+    for name, apply in MIGRATIONS:
+        if name in applied:
+            continue
+        with transaction(conn):
+            # Re-check inside the write lock: another process may have migrated meanwhile.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            apply(db)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, to_db(utcnow())))
+        done.append(name)
+    return done
+
+
+def open_db(path: Path | str) -> sqlite3.Connection:
+    """Connect and bring the schema up to date."""
+    conn = connect(path)
+    migrate(conn)
+    return conn

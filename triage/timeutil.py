@@ -1,0 +1,54 @@
+"""Time at the edges: the database stores UTC instants as fixed-width ISO 8601 text.
+
+`2026-11-26T05:33:27.000000+00:00` sorts lexicographically in time order, so SQL range filters
+and ORDER BY work on the text column directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+UTC = dt.UTC
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def to_db(moment: dt.datetime) -> str:
+    """Canonical stored form of an aware datetime; naive datetimes are a programming error."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: store only aware datetimes")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"stored time without offset: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def parse_rfc3339(value: str) -> dt.datetime:
+    """Parse an RFC 3339 timestamp; the offset is required (a bare local time is ambiguous)."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("timestamp needs a UTC offset, e.g. 2026-11-26T13:05:00+08:00")
+    return moment.astimezone(UTC)
+
+
+def to_wire(moment: dt.datetime | None, zone: ZoneInfo | None = None) -> str | None:
+    """RFC 3339 with offset, as the contract requires on the wire (UTC unless a zone is given)."""
+    if moment is None:
+        return None
+    return moment.astimezone(zone or UTC).isoformat(timespec="seconds")
+
+
+def wire_from_db(value: str | None) -> str | None:
+    return to_wire(from_db(value))
