@@ -31,14 +31,14 @@ def _read_items(fh: IO[str], source: str) -> Iterator[tuple[Any, str]]:
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            raise InputError(f"{source}:{lineno}: not JSON ({exc.msg})") from exc
+            raise InputError(f"{source} line {lineno}: not JSON ({exc.msg})") from exc
         if not isinstance(obj, dict) or "id" not in obj:
-            raise InputError(f"{source}:{lineno}: expected an object with \"id\" and \"text\"")
+            raise InputError(f"{source} line {lineno}: expected an object with \"id\" and \"text\"")
         text = obj.get("text")
         if text is None:
             text = ""
         if not isinstance(text, str):
-            raise InputError(f"{source}:{lineno}: \"text\" must be a string")
+            raise InputError(f"{source} line {lineno}: \"text\" must be a string")
         yield obj["id"], text
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import pairwise, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,16 +41,26 @@ class Analysed:
 def features_of(normalized: str, tokens: list[str]) -> list[str]:
     """Feature strings of one review (repeats count as term frequency)."""
     feats = list(tokens)
-    feats += [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
+    feats += [a + " " + b for a, b in pairwise(tokens)]
     chars = normalized.replace(" ", "")
     feats += [CHAR_PREFIX + c for c in chars]
-    feats += [CHAR_PREFIX + a + b for a, b in zip(chars, chars[1:], strict=False)]
+    feats += [CHAR_PREFIX + a + b for a, b in pairwise(chars)]
     return feats
 
 
 def analyse(text: str) -> Analysed:
     normalized = normalize(text)
     return Analysed(normalized, tokenize_normalized(normalized))
+
+
+def is_explainable(feature: str) -> bool:
+    """Whether a feature means something to an agent reading the review.
+
+    Single characters (with or without the n-gram prefix) and fragments with punctuation are
+    noise to a reader even when the model leans on them.
+    """
+    term = display_term(feature)
+    return len(term) >= 2 and all(ch.isalnum() for ch in term)
 
 
 def display_term(feature: str) -> str:
@@ -85,13 +96,17 @@ class Vectorizer:
         get = self.index.get
         cols: list[int] = []
         lengths = np.empty(len(docs), dtype=np.int64)
+        # Unknown features map to -1 and are dropped below in one vectorised step: `map` with a
+        # default keeps the per-feature work in C.
         for i, feats in enumerate(docs):
-            ids = [j for j in map(get, feats) if j is not None]
-            cols.extend(ids)
-            lengths[i] = len(ids)
+            cols.extend(map(get, feats, repeat(-1, len(feats))))
+            lengths[i] = len(feats)
+        col_arr = np.asarray(cols, dtype=np.int64)
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-        data = np.ones(len(cols), dtype=np.float32)
-        X = sp.csr_matrix((data, (rows, np.asarray(cols, dtype=np.int64))), shape=(len(docs), len(self.terms)))
+        known = col_arr >= 0
+        col_arr, rows = col_arr[known], rows[known]
+        data = np.ones(len(col_arr), dtype=np.float32)
+        X = sp.csr_matrix((data, (rows, col_arr)), shape=(len(docs), len(self.terms)))
         X.sum_duplicates()
         # Sublinear tf, idf weighting and l2 row norms, as TfidfVectorizer(sublinear_tf=True) does.
         np.log(X.data, out=X.data)

@@ -9,8 +9,10 @@ does not match is refused before it is parsed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from classifier.causes import CAUSES, SPECIFIC_CAUSES
-from classifier.features import Analysed, Vectorizer, analyse, display_term
+from classifier.features import Analysed, Vectorizer, analyse, display_term, is_explainable
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -107,6 +109,8 @@ class ReviewClassifier:
         calibration = meta["calibration"]
         self._platt = (float(calibration["a"]), float(calibration["b"]))
         self.thresholds: dict[str, float] = {c: float(meta["thresholds"][c]) for c in CAUSES}
+        self._explainable = np.fromiter((is_explainable(t) for t in vectorizer.terms), dtype=bool,
+                                        count=len(vectorizer.terms))
 
     # -- files ---------------------------------------------------------------------------------
     @classmethod
@@ -132,14 +136,32 @@ class ReviewClassifier:
         except ValueError as exc:  # object arrays (pickles) are refused here
             raise ModelIntegrityError(f"{arrays_path}: {exc}") from exc
 
-    def save(self, directory: Path | str) -> None:
+    def save(self, directory: Path | str) -> dict[str, Any]:
+        """Write the model; byte-identical for identical arrays (zip entries carry a fixed
+        timestamp), and the version is named after the arrays' checksum. Returns the metadata."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        arrays_path = directory / f"{MODEL_NAME}.npz"
-        terms = np.frombuffer("\n".join(self.vectorizer.terms).encode("utf-8"), dtype=np.uint8)
-        np.savez_compressed(arrays_path, terms=terms, idf=self.vectorizer.idf, weights=self.weights, bias=self.bias)
-        meta = dict(self.meta, arrays_sha256=_sha256(arrays_path))
-        (directory / f"{MODEL_NAME}.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+        arrays = {
+            "terms": np.frombuffer("\n".join(self.vectorizer.terms).encode("utf-8"), dtype=np.uint8),
+            "idf": self.vectorizer.idf,
+            "weights": self.weights,
+            "bias": self.bias,
+        }
+        path = directory / f"{MODEL_NAME}.npz"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
+        digest = _sha256(path)
+        self.meta = dict(self.meta, arrays_sha256=digest, version=f"rc-{self.meta.get('date', 'undated')}-{digest[:10]}")
+        self.version = self.meta["version"]
+        (directory / f"{MODEL_NAME}.json").write_text(
+            json.dumps(self.meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8"
+        )
+        return self.meta
 
     # -- prediction ----------------------------------------------------------------------------
     def analyse_many(self, texts: Sequence[str]) -> list[Analysed]:
@@ -160,6 +182,19 @@ class ReviewClassifier:
         a, b = self._platt
         neg_prob = _sigmoid(a * logits[:, 0] + b)
         cause_prob = _sigmoid(logits[:, 1:])
+        decided = [self._decide_causes({c: float(cause_prob[i, k]) for k, c in enumerate(CAUSES)}, float(neg_prob[i]))
+                   for i in range(len(analysed))]
+        terms: list[tuple[Term, ...]] = [()] * len(analysed)
+        cause_terms: list[dict[str, tuple[Term, ...]]] = [{} for _ in analysed]
+        if explain:
+            # Contributions towards the predicted sentiment: sign flips for positive reviews.
+            sign = np.where(neg_prob >= 0.5, 1.0, -1.0).astype(np.float32)
+            terms = self._explain(X, 0, sign)
+            for k, cause in enumerate(CAUSES, start=1):
+                rows = [i for i, causes in enumerate(decided) if cause in causes]
+                if rows:
+                    for i, t in zip(rows, self._explain(X[rows], k, np.ones(len(rows), np.float32)), strict=True):
+                        cause_terms[i][cause] = t
         results = []
         for i, item in enumerate(analysed):
             if not item.normalized:
@@ -168,20 +203,8 @@ class ReviewClassifier:
                 continue
             p_neg = float(neg_prob[i])
             probs = {c: float(cause_prob[i, k]) for k, c in enumerate(CAUSES)}
-            causes = self._decide_causes(probs, p_neg)
-            terms: tuple[Term, ...] = ()
-            cause_terms: dict[str, tuple[Term, ...]] = {}
-            if explain:
-                lo, hi = X.indptr[i], X.indptr[i + 1]
-                idx, val = X.indices[lo:hi], X.data[lo:hi]
-                sign = 1.0 if p_neg >= 0.5 else -1.0
-                terms = self._top_terms(idx, val * self.weights[idx, 0] * sign)
-                for c in causes:
-                    k = 1 + CAUSES.index(c)
-                    cause_terms[c] = self._top_terms(idx, val * self.weights[idx, k])
-            results.append(
-                Prediction("negative" if p_neg >= 0.5 else "positive", p_neg, causes, probs, terms, cause_terms)
-            )
+            results.append(Prediction("negative" if p_neg >= 0.5 else "positive", p_neg, decided[i], probs,
+                                      terms[i], cause_terms[i]))
         return results
 
     def _decide_causes(self, probs: dict[str, float], p_neg: float) -> tuple[str, ...]:
@@ -194,20 +217,34 @@ class ReviewClassifier:
             return ("other",)
         return ()
 
-    def _top_terms(self, idx: np.ndarray, contrib: np.ndarray) -> tuple[Term, ...]:
-        order = np.argsort(-contrib, kind="stable")
-        seen: set[str] = set()
-        out: list[Term] = []
-        for j in order:
-            if contrib[j] <= 0 or len(out) >= TOP_TERMS:
-                break
-            term = display_term(self.vectorizer.terms[idx[j]])
-            # A character n-gram inside an already listed word adds nothing for the reader.
-            if term in seen or any(term in s for s in seen):
-                continue
-            seen.add(term)
-            out.append(Term(term, float(contrib[j])))
-        return tuple(out)
+    def _explain(self, X, column: int, sign: np.ndarray) -> list[tuple[Term, ...]]:
+        """Top terms per row by contribution (tf-idf value x weight) to one output column.
+
+        Vectorised over the batch: one sort of all non-zeros by (row, -contribution), then a short
+        walk per row to drop terms a listed term already covers.
+        """
+        counts = np.diff(X.indptr)
+        contrib = X.data * self.weights[X.indices, column] * np.repeat(sign, counts)
+        contrib[~self._explainable[X.indices]] = 0.0
+        row_of = np.repeat(np.arange(X.shape[0]), counts)
+        order = np.lexsort((-contrib, row_of))
+        out: list[tuple[Term, ...]] = []
+        terms = self.vectorizer.terms
+        for i in range(X.shape[0]):
+            picked: list[Term] = []
+            seen: list[str] = []
+            for j in order[X.indptr[i]:X.indptr[i + 1]]:
+                value = float(contrib[j])
+                if value <= 0 or len(picked) >= TOP_TERMS:
+                    break
+                term = display_term(terms[X.indices[j]])
+                # A character pair inside an already listed word adds nothing for the reader.
+                if any(term in s for s in seen):
+                    continue
+                seen.append(term)
+                picked.append(Term(term, value))
+            out.append(tuple(picked))
+        return out
 
 
 _lock = threading.Lock()

@@ -76,3 +76,56 @@ def signed() -> Callable[..., tuple[bytes, dict[str, str]]]:
         return body, sign(body, secret, timestamp)
 
     return make
+
+
+# --- web app, API tokens, review payloads (webhook / read API) ----------------------------------
+
+
+@pytest.fixture()
+def app(settings: Settings):
+    from web import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def api_token(db) -> str:
+    """A live read-API token (plain text)."""
+    from triage.tokens import create_token
+
+    return create_token(db, "tests")[1]
+
+
+@pytest.fixture()
+def auth_headers(api_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_token}"}
+
+
+@pytest.fixture()
+def make_review() -> Callable[..., dict]:
+    """`make_review(review_id="r2", rating=1)`: a valid webhook review object; `field=...` drops a field."""
+
+    def make(**overrides) -> dict:
+        review = {"review_id": "r1", "text": "物流太慢了，等了两个星期", "customer_id": "c1", "product_id": "p1"}
+        review.update(overrides)
+        return {k: v for k, v in review.items() if v is not ...}
+
+    return make
+
+
+# --- pipeline jobs (S2): job code in this process sees the test's settings -------------------
+
+
+@pytest.fixture()
+def job_context(settings: Settings, redis_conn):
+    """Configure `triage.context` (what rq job functions read) for this test; reset afterwards."""
+    from triage import context
+
+    context.configure(settings)
+    yield settings
+    context.reset()

@@ -209,8 +209,40 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_pipeline(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The rq job that last took the review; recovery asks Redis whether that job is still alive.
+        ALTER TABLE reviews ADD COLUMN score_job TEXT;
+        -- Next instant one of the case's SLA clocks changes state; the periodic sweep's index, so a
+        -- timer lost with Redis still fires (late by at most one sweep interval).
+        ALTER TABLE cases ADD COLUMN sla_next_check_at TEXT;
+        CREATE INDEX cases_sla_next_check ON cases(sla_next_check_at) WHERE sla_next_check_at IS NOT NULL;
+        -- The risk score's "top 10 % of customers" threshold is a percentile over known LTVs.
+        CREATE INDEX customers_ltv ON customers(ltv) WHERE ltv IS NOT NULL;
+        """
+    )
+
+
+def _m003_report_indexes(db: sqlite_utils.Database) -> None:
+    # The weekly report aggregates a week of reviews (a million, at the top end) by range on
+    # created_at. This index covers every column those queries read, so they never touch the
+    # table; causes get a partial index, since only complaints carry any.
+    # Statement by statement (not executescript, which commits first) to stay in migrate()'s transaction.
+    db.execute(
+        "CREATE INDEX reviews_report_week "
+        "ON reviews(created_at, sentiment, rating, status, category, product_id, model_version)"
+    )
+    db.execute(
+        "CREATE INDEX reviews_report_causes ON reviews(created_at, causes) "
+        "WHERE causes IS NOT NULL AND causes <> '[]'"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
+    ("002_pipeline", _m002_pipeline),
+    ("003_report_indexes", _m003_report_indexes),
 ]
 
 

@@ -1,0 +1,112 @@
+"""Domain exceptions. Each carries the contract's machine-readable `code`; HTTP statuses live in
+`web/errors.py`, so `triage` stays free of the web layer while the mapping sits in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "BadRequest",
+    "BadSignature",
+    "Conflict",
+    "Forbidden",
+    "InvalidJson",
+    "NotFound",
+    "StaleTimestamp",
+    "TooLarge",
+    "TriageError",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+]
+
+
+class TriageError(Exception):
+    """Base of the errors a caller can act on. `to_dict()` is the JSON error body."""
+
+    code = "error"
+    default_message: str | None = None
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        super().__init__(self.message or self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code}
+        if self.message:
+            body["message"] = self.message
+        return body
+
+
+class ValidationFailed(TriageError):
+    """Input broke the rules; `items` lists every problem as {"index", "field", "message"}.
+
+    `code` defaults to the webhook's "invalid_reviews"; other inputs may name their own."""
+
+    code = "invalid_reviews"
+
+    def __init__(
+        self, items: Sequence[dict[str, Any]], message: str | None = None, *, code: str | None = None
+    ) -> None:
+        self.items = list(items)
+        if code is not None:
+            self.code = code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [f"{i.get('field')}: {i.get('message')}" for i in self.items]
+        return "; ".join(parts) or (self.message or self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "items": self.items}
+
+
+class BadRequest(TriageError):
+    """A malformed request that is neither JSON nor review validation (e.g. a bad query parameter)."""
+
+    code = "bad_request"
+
+
+class InvalidJson(TriageError):
+    code = "invalid_json"
+    default_message = "body is not valid JSON"
+
+
+class UnsupportedMediaType(TriageError):
+    code = "unsupported_media_type"
+    default_message = "Content-Type must be application/json"
+
+
+class TooLarge(TriageError):
+    code = "too_large"
+
+
+class Unauthorized(TriageError):
+    code = "unauthorized"
+
+    def to_dict(self) -> dict[str, Any]:
+        # The contract's body is exactly {"error": ...}: say nothing that helps a guesser.
+        return {"error": self.code}
+
+
+class BadSignature(Unauthorized):
+    code = "bad_signature"
+
+
+class StaleTimestamp(Unauthorized):
+    code = "stale_timestamp"
+
+
+class Forbidden(TriageError):
+    code = "forbidden"
+
+
+class NotFound(TriageError):
+    code = "not_found"
+
+
+class Conflict(TriageError):
+    """The request clashes with the current state (an existing name, a changed version)."""
+
+    code = "conflict"

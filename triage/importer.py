@@ -1,0 +1,273 @@
+"""`triage import FILE`: CSV or JSON Lines of review objects through the webhook's pipeline.
+
+Same validation, same `ingest` (idempotent, so re-running an import only reports duplicates) and
+the same enqueue, in batches. Unlike the webhook, whose batch is atomic because the connector
+can fix and resend it, a bad row here is refused alone: an operator importing a 100 000-row
+export wants the good rows in and a list of the bad ones, not nothing. Refused rows are
+reported with their line numbers.
+
+Formats: `.csv` is CSV with a header row naming the review fields (an empty cell is an absent
+field; `rating` and `customer_ltv` are converted from text). `.jsonl`, `.ndjson` and `.json`
+are JSON Lines, one object per line. Any other extension is sniffed: a first character `{`
+means JSON Lines, anything else CSV. Text is UTF-8 (a BOM is fine); a file that is not UTF-8
+is read as GB18030, the encoding Excel uses for CSV on Chinese Windows.
+
+Exit status: 0 if any row was stored or found to be a duplicate, 1 if every row was refused
+(or there were none), 2 if the file cannot be read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from triage.config import Settings
+from triage.db import open_db
+from triage.ingest import enqueue_after_commit, ingest
+from triage.redis_conn import connect_redis
+from triage.timeutil import utcnow
+from triage.validation import DEFAULT_PLATFORM, Review, validate_review
+
+__all__ = ["MAX_REASONS_SHOWN", "ImportReport", "ImportUnreadable", "cli_import", "import_file", "read_rows"]
+
+MAX_REASONS_SHOWN = 20
+REQUIRED_COLUMNS = ("review_id", "text", "customer_id", "product_id")
+_JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+
+
+class ImportUnreadable(Exception):
+    """The file cannot be read or interpreted at all (exit status 2)."""
+
+
+@dataclass
+class ImportReport:
+    accepted: int = 0
+    duplicates: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+    @property
+    def processed(self) -> int:
+        return self.accepted + self.duplicates
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # where the row starts in the file, 1-based
+    end_line: int  # its last line (a quoted CSV cell may span lines)
+    value: Any  # the review object, or None if the line could not be parsed
+    error: str | None = None
+
+
+def _detect_encoding(path: Path) -> tuple[str, int]:
+    """('utf-8-sig' or 'gb18030', number of lines), in one streaming pass over the bytes."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    lines = 0
+    last = b""
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+                if utf8:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        utf8 = False
+            if utf8:
+                decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        utf8 = False
+    except OSError as exc:
+        raise ImportUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if last and last != b"\n":
+        lines += 1
+    return ("utf-8-sig" if utf8 else "gb18030"), lines
+
+
+def _is_jsonl(path: Path, fh: TextIO) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return False
+    if suffix in _JSONL_SUFFIXES:
+        return True
+    head = fh.read(4096)
+    fh.seek(0)
+    return head.lstrip().startswith("{")
+
+
+def _number(text: str) -> Any:
+    """A CSV cell as a number if it reads as one; else the text, for validation to refuse."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _csv_rows(fh: TextIO) -> Iterator[Row]:
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise ImportUnreadable(f"line 1: cannot read the CSV header: {exc}") from exc
+    columns = [name.strip() for name in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise ImportUnreadable(
+            f"the CSV header lacks the column(s) {', '.join(missing)} (it has: {', '.join(columns)})"
+        )
+    previous_end = reader.line_num
+    while True:
+        start = previous_end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            previous_end = reader.line_num
+            yield Row(start, previous_end, None, f"unreadable CSV: {exc}")
+            continue
+        previous_end = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        raw: dict[str, Any] = {}
+        for name, cell in zip(columns, cells, strict=False):
+            if not name or cell == "":
+                continue
+            raw[name] = _number(cell.strip()) if name in ("rating", "customer_ltv") else cell
+        yield Row(start, previous_end, raw)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _jsonl_rows(fh: TextIO) -> Iterator[Row]:
+    for number, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        if number == 1 and line.lstrip().startswith("["):
+            raise ImportUnreadable("this is a JSON array; give JSON Lines (one review object per line)")
+        try:
+            value = json.loads(line, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            yield Row(number, number, None, f"invalid JSON: {exc}")
+            continue
+        yield Row(number, number, value)
+
+
+def read_rows(path: Path) -> tuple[Iterator[Row], int]:
+    """The file's rows (lazily) and its line count (for progress). Raises ImportUnreadable."""
+    encoding, lines = _detect_encoding(path)
+    try:
+        # newline="" lets the csv module handle line ends inside quoted cells.
+        fh = path.open(encoding=encoding, newline="")
+    except OSError as exc:
+        raise ImportUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def rows() -> Iterator[Row]:
+        with fh:
+            yield from (_jsonl_rows(fh) if _is_jsonl(path, fh) else _csv_rows(fh))
+
+    return rows(), lines
+
+
+def _reason(problems: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
+
+
+def import_file(
+    settings: Settings,
+    path: Path | str,
+    *,
+    platform: str | None = None,
+    batch_size: int = 500,
+    progress: TextIO | None = None,
+) -> ImportReport:
+    """Import a file; returns the counts. Raises ImportUnreadable. Progress goes to `progress`
+    (stderr by default)."""
+    path = Path(path)
+    rows, total_lines = read_rows(path)
+    report = ImportReport()
+    conn = open_db(settings.db_path)
+    redis_client = connect_redis(settings.redis_url) if settings.redis_url else None
+    batch: list[Review] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        result = ingest(conn, batch, utcnow())
+        report.accepted += result.accepted
+        report.duplicates += result.duplicates
+        batch.clear()
+        if result.accepted:
+            enqueue_after_commit(conn, redis_client)
+
+    bar = tqdm(total=total_lines, unit="line", desc=f"importing {path.name}", file=progress or sys.stderr)
+    try:
+        done_lines = 0
+        for row in rows:
+            if row.error is not None:
+                report.refused.append((row.line, row.error))
+            else:
+                review, problems = validate_review(row.value, None, default_platform=platform or DEFAULT_PLATFORM)
+                if review is None:
+                    report.refused.append((row.line, _reason(problems)))
+                else:
+                    batch.append(review)
+                    if len(batch) >= batch_size:
+                        flush()
+                        bar.set_postfix(accepted=report.accepted, duplicates=report.duplicates,
+                                        refused=len(report.refused), refresh=False)
+            bar.update(row.end_line - done_lines)
+            done_lines = row.end_line
+        flush()
+        bar.update(total_lines - done_lines)
+        bar.set_postfix(accepted=report.accepted, duplicates=report.duplicates, refused=len(report.refused))
+    finally:
+        bar.close()
+        conn.close()
+        if redis_client is not None:
+            redis_client.close()
+    return report
+
+
+def _print_report(report: ImportReport, out: TextIO) -> None:
+    print(f"accepted: {report.accepted}", file=out)
+    print(f"duplicates: {report.duplicates}", file=out)
+    print(f"refused: {len(report.refused)}", file=out)
+    for line, reason in report.refused[:MAX_REASONS_SHOWN]:
+        print(f"  line {line}: {reason}", file=out)
+    hidden = len(report.refused) - MAX_REASONS_SHOWN
+    if hidden > 0:
+        print(f"  ... and {hidden} more refused row(s)", file=out)
+
+
+def cli_import(settings: Settings, file: str, platform: str | None = None, batch_size: int = 500) -> int:
+    if batch_size < 1:
+        print("triage: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = import_file(settings, file, platform=platform, batch_size=batch_size)
+    except ImportUnreadable as exc:
+        print(f"triage: {file}: {exc}", file=sys.stderr)
+        return 2
+    _print_report(report, sys.stdout)
+    if not settings.redis_url and report.accepted:
+        print("note: REDIS_URL is unset; the running `triage serve` scores these reviews in its recovery sweep.",
+              file=sys.stderr)
+    return 0 if report.processed else 1

@@ -1,0 +1,149 @@
+"""Storing validated reviews: one transaction per batch, idempotent on (platform, review_id).
+
+A redelivered review is a duplicate: not stored again, so never re-scored and never the cause of
+a second case. A repeat inside one batch is a duplicate of its first occurrence. Scoring is
+handed to the pipeline only after the commit (`enqueue_after_commit`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
+
+from triage.db import transaction
+from triage.timeutil import to_db
+from triage.validation import Review
+
+__all__ = ["IngestResult", "Outcome", "enqueue_after_commit", "ingest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    platform: str
+    review_id: str
+    status: Literal["accepted", "duplicate"]
+    pk: int | None = None  # reviews.id of a newly stored review
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    reviews: tuple[Outcome, ...]
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for o in self.reviews if o.status == "accepted")
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for o in self.reviews if o.status == "duplicate")
+
+    def to_json(self) -> dict[str, Any]:
+        """The webhook's 202 body."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "reviews": [{"platform": o.platform, "review_id": o.review_id, "status": o.status} for o in self.reviews],
+        }
+
+
+_INSERT_REVIEW = """
+    INSERT INTO reviews (platform, review_id, text, rating, customer_id, customer_name, customer_ltv,
+                         product_id, product_name, category, order_id, created_at, received_at)
+    VALUES (:platform, :review_id, :text, :rating, :customer_id, :customer_name, :customer_ltv,
+            :product_id, :product_name, :category, :order_id, :created_at, :received_at)
+    ON CONFLICT (platform, review_id) DO NOTHING
+    RETURNING id
+"""
+
+# The newest review's name and LTV win, so importing old reviews cannot overwrite fresher values.
+# The stored times are fixed-width UTC text, so text comparison is time comparison.
+_UPSERT_CUSTOMER = """
+    INSERT INTO customers (customer_id, name, ltv, first_seen_at, last_seen_at)
+    VALUES (:customer_id, :customer_name, :customer_ltv, :created_at, :created_at)
+    ON CONFLICT (customer_id) DO UPDATE SET
+        name = CASE WHEN excluded.last_seen_at >= customers.last_seen_at
+                    THEN coalesce(excluded.name, customers.name)
+                    ELSE coalesce(customers.name, excluded.name) END,
+        ltv = CASE WHEN excluded.last_seen_at >= customers.last_seen_at
+                   THEN coalesce(excluded.ltv, customers.ltv)
+                   ELSE coalesce(customers.ltv, excluded.ltv) END,
+        first_seen_at = min(customers.first_seen_at, excluded.first_seen_at),
+        last_seen_at = max(customers.last_seen_at, excluded.last_seen_at)
+"""
+
+
+def _row(review: Review, received_at: str) -> dict[str, Any]:
+    return {
+        "platform": review.platform,
+        "review_id": review.review_id,
+        "text": review.text,
+        "rating": review.rating,
+        "customer_id": review.customer_id,
+        "customer_name": review.customer_name,
+        "customer_ltv": review.customer_ltv,
+        "product_id": review.product_id,
+        "product_name": review.product_name,
+        "category": review.category,
+        "order_id": review.order_id,
+        "created_at": to_db(review.created_at) if review.created_at else received_at,
+        "received_at": received_at,
+    }
+
+
+def ingest(conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.datetime) -> IngestResult:
+    """Store a validated batch in one transaction; outcomes in input order.
+
+    New reviews are `pending` with no enqueue yet. Duplicates change nothing, not even the
+    customer record. `received_at` (aware) also stands in for a missing `created_at`."""
+    received = to_db(received_at)
+    outcomes: list[Outcome] = []
+    with transaction(conn):
+        for review in reviews:
+            row = _row(review, received)
+            # fetchall, not fetchone: the statement must finish before the next one runs.
+            stored = conn.execute(_INSERT_REVIEW, row).fetchall()
+            if not stored:
+                outcomes.append(Outcome(review.platform, review.review_id, "duplicate"))
+                continue
+            conn.execute(_UPSERT_CUSTOMER, row)
+            outcomes.append(Outcome(review.platform, review.review_id, "accepted", stored[0][0]))
+    return IngestResult(tuple(outcomes))
+
+
+def _enqueue_pending():
+    """S2's `triage.pipeline.enqueue_pending`, or None while that module has not landed."""
+    try:
+        from triage.pipeline import enqueue_pending
+    except ModuleNotFoundError as exc:
+        if exc.name != "triage.pipeline":
+            raise
+        return None
+    return enqueue_pending
+
+
+def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | None) -> int | None:
+    """Hand pending reviews to the scoring queue; the number enqueued, or None if it could not.
+
+    Called after the commit, so the reviews are safe whatever happens here: a Redis outage is
+    logged, not raised (the caller has already earned its 202), and the recovery sweep enqueues
+    the reviews once Redis is back."""
+    if redis_client is None:
+        log.info("no Redis configured; pending reviews wait for the recovery sweep")
+        return None
+    enqueue_pending = _enqueue_pending()
+    if enqueue_pending is None:
+        log.warning("triage.pipeline is not available; pending reviews wait for the recovery sweep")
+        return None
+    try:
+        return enqueue_pending(conn, redis_client)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not enqueue scoring jobs (%s); the recovery sweep will retry", exc)
+        return None

@@ -1,0 +1,80 @@
+"""POST /api/v1/webhooks/reviews — the connectors' signed review delivery.
+
+Checks run cheapest-first and in the contract's order: media type (415), size (413, before the
+signature, because verifying needs the whole body and an unauthenticated caller must not make us
+buffer more than 1 MiB), signature and timestamp (401), JSON (400), review count (413), review
+validation (422). A batch is atomic: one invalid review and nothing is stored. 202 is sent only
+after the commit; enqueueing for scoring afterwards may fail without losing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import jsonify, request
+
+from triage.errors import InvalidJson, TooLarge, UnsupportedMediaType
+from triage.ingest import enqueue_after_commit, ingest
+from triage.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from triage.timeutil import utcnow
+from triage.validation import reviews_from_body
+from web.api import bp
+from web.api.auth import public
+from web.db import get_db, get_redis, get_settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _read_body() -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise TooLarge(f"body is {request.content_length} bytes; at most {MAX_BODY_BYTES}")
+    # The header may be absent (chunked), so the read itself is bounded too. A stream may return
+    # short reads, hence the loop.
+    stream = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY_BYTES:
+        chunk = stream.read(MAX_BODY_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > MAX_BODY_BYTES:
+        raise TooLarge(f"body is over {MAX_BODY_BYTES} bytes")
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise InvalidJson("body is not UTF-8") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJson(f"body is not valid JSON: {exc}") from exc
+
+
+@bp.post("/webhooks/reviews")
+@public  # authenticated by its HMAC signature, not a token
+def webhook():
+    received_at = utcnow()
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    body = _read_body()
+    verify(
+        body,
+        request.headers.get(TIMESTAMP_HEADER),
+        request.headers.get(SIGNATURE_HEADER),
+        get_settings().webhook_secrets,
+    )
+    reviews = reviews_from_body(_parse_json(body))
+    conn = get_db()
+    result = ingest(conn, reviews, received_at)
+    if result.accepted:
+        enqueue_after_commit(conn, get_redis())
+    return jsonify(result.to_json()), 202

@@ -1,0 +1,83 @@
+"""The one place where exceptions become HTTP responses.
+
+Domain errors (`triage.errors`) become the contract's JSON bodies everywhere. Under /api, Flask's
+own errors (unknown route, wrong method, crash) are JSON too, so API clients never get HTML; other
+paths keep Flask's pages.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from triage import errors as e
+
+# Looked up along the exception's MRO, so a subclass inherits its base's status.
+STATUS: dict[type[e.TriageError], int] = {
+    e.TriageError: 400,
+    e.BadRequest: 400,
+    e.InvalidJson: 400,
+    e.Unauthorized: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.TooLarge: 413,
+    e.UnsupportedMediaType: 415,
+    e.ValidationFailed: 422,
+}
+
+
+def status_for(exc: e.TriageError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+# Werkzeug names that differ from the contract's words for the same status.
+_HTTP_CODES = {413: "too_large", 415: "unsupported_media_type", 500: "internal_error"}
+
+
+def _domain_error(exc: e.TriageError) -> tuple[Response, int]:
+    status = status_for(exc)
+    response = jsonify(exc.to_dict())
+    if type(exc) is e.Unauthorized:
+        # The read API's scheme (RFC 6750); webhook signature failures are not a Bearer challenge.
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response, status
+
+
+def _http_error(exc: HTTPException):
+    if not _is_api_request():
+        return exc
+    status = exc.code or 500
+    body = {"error": _HTTP_CODES.get(status) or _snake(exc.name), "message": exc.description}
+    response = jsonify(body)
+    # Keep headers such as Allow (405) that Werkzeug attaches, but not its HTML Content-Type.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
+
+
+def _internal_error(exc: InternalServerError):
+    # Reached for unhandled exceptions outside debug/testing; Flask has already logged them.
+    if not _is_api_request():
+        return exc
+    return jsonify({"error": "internal_error", "message": "internal server error"}), 500
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(e.TriageError, _domain_error)
+    app.register_error_handler(InternalServerError, _internal_error)
+    app.register_error_handler(HTTPException, _http_error)
