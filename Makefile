@@ -32,6 +32,7 @@ evaluate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/classifier_bench.py
+	$(BIN)/python bench/pipeline_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

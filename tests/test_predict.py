@@ -111,3 +111,13 @@ def test_cli_rejects_bad_input_with_line_number(line: str, message: str) -> None
     result = run_predict([line])
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_parallel_scoring_matches_in_process_scoring() -> None:
+    lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False)
+             for i, t in enumerate(["很好", "太慢了", "发错货", "质量差", "满意"] * 7)]
+    serial = run_predict(lines, "--jobs", "1", "--batch-size", "4")
+    parallel = run_predict(lines, "--jobs", "2", "--batch-size", "4")
+    assert serial.returncode == parallel.returncode == 0
+    assert parallel.stdout == serial.stdout
+    assert [json.loads(x)["id"] for x in parallel.stdout.splitlines()] == list(range(35))

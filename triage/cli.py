@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     weekly.add_argument("--week", help="ISO week YYYY-Www (default: last complete week)")
     weekly.add_argument("--format", choices=("html", "json", "csv"), default="html")
     weekly.add_argument("--output", help="file to write (default: stdout)")
+    weekly.add_argument("--fresh", action="store_true", help="recompute even if the week was published")
     return p
 
 
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         from triage.reports.cli import cli_weekly
 
-        return cli_weekly(settings, week=args.week, fmt=args.format, output=args.output)
+        return cli_weekly(settings, week=args.week, fmt=args.format, output=args.output, fresh=args.fresh)
     raise AssertionError(args.command)
 
 

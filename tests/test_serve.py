@@ -1,0 +1,60 @@
+"""`triage serve` with the embedded defaults, and the demo data it loads into a fresh database."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from triage.demo import DEMO_REVIEWS, load_demo
+
+
+def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_") and k != "REDIS_URL"}
+    env.update(TRIAGE_DB=str(tmp_path / "triage.db"), TRIAGE_VAR_DIR=str(tmp_path / "var"))
+    serve = subprocess.Popen([sys.executable, "-m", "triage", "serve", "--port", "0", "--no-demo"], cwd=tmp_path,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        banner = ""
+        while "Ctrl-C" not in banner:
+            line = serve.stdout.readline()
+            assert line, "serve exited before printing its banner"
+            banner += line
+        socket_path = re.search(r"unix://([^?\s]+)", banner).group(1)
+        assert "webhook secret (generated" in banner
+        deadline = time.monotonic() + 30
+        started: list[psutil.Process] = []
+        while len(started) < 3 and time.monotonic() < deadline:  # 2 workers + the score worker's scheduler
+            started = psutil.Process(serve.pid).children(recursive=True)
+            time.sleep(0.05)
+        redis_server = [p for p in psutil.process_iter(["cmdline"]) if socket_path in " ".join(p.info["cmdline"] or [])]
+        assert len(started) >= 3 and len(redis_server) == 1
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(30) == 0
+        _gone, alive = psutil.wait_procs([*started, *redis_server], timeout=10)
+        assert alive == []
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+
+
+def test_demo_fills_a_fresh_database_once(db, tmp_path):
+    login = load_demo(db, tmp_path)
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS) >= 40
+    agent = db.execute("SELECT role FROM agents WHERE username = ?", (login.username,)).fetchone()
+    assert agent["role"] == "supervisor"
+    again = load_demo(db, tmp_path)  # a later start: nothing added, the same login shown
+    assert again == login and db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS)
+
+
+def test_demo_leaves_a_database_with_data_alone(db, tmp_path):
+    from tests.pipeline_support import add_reviews, review
+
+    add_reviews(db, [review("real-1", "物流太慢了")])
+    assert load_demo(db, tmp_path) is None
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 1

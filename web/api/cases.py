@@ -1,0 +1,79 @@
+"""GET /api/v1/cases and /api/v1/cases/<id> — complaint cases, newest first (token auth: web.api.auth)."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from triage.cases import STATUSES, cases_to_json
+from triage.errors import BadRequest, NotFound
+from triage.sla import SlaPolicy, load_policy
+from triage.timeutil import utcnow
+from web.api import bp
+from web.db import get_db, get_settings
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+PRIORITIES = ("P1", "P2", "P3")
+
+
+def _policy() -> SlaPolicy:
+    policy = current_app.extensions.get("triage_sla_policy")
+    if policy is None:
+        settings = get_settings()
+        policy = load_policy(settings.sla_policy_path, settings.timezone)
+        current_app.extensions["triage_sla_policy"] = policy
+    return policy
+
+
+def _choices(name: str, allowed: tuple[str, ...]) -> list[str]:
+    """A filter value, or several comma-separated (an extension: `status=open,claimed`)."""
+    raw = request.args.get(name)
+    if raw is None:
+        return []
+    values = [v.strip() for v in raw.split(",")]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise BadRequest(f"{name}: unknown value {bad[0]!r}; expected one of {', '.join(allowed)}")
+    return values
+
+
+def _integer(name: str, default: int, lowest: int, highest: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a whole number, got {raw!r}")
+    value = int(raw)
+    if value < lowest or (highest is not None and value > highest):
+        upper = f" and {highest}" if highest is not None else ""
+        raise BadRequest(f"{name} must be between {lowest}{upper}, got {value}")
+    return value
+
+
+@bp.get("/cases")
+def list_cases():
+    statuses = _choices("status", STATUSES)
+    priorities = _choices("priority", PRIORITIES)
+    limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _integer("offset", 0, 0)
+    where, params = [], []
+    for column, values in (("status", statuses), ("priority", priorities)):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    conn = get_db()
+    total = conn.execute(f"SELECT COUNT(*) FROM cases{clause}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT * FROM cases{clause} ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+    ).fetchall()
+    return jsonify({"items": cases_to_json(conn, rows, utcnow(), _policy()), "total": total})
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int):
+    conn = get_db()
+    row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return jsonify(cases_to_json(conn, [row], utcnow(), _policy())[0])
