@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -63,20 +64,24 @@ def main() -> int:
         jieba_script.write_text(JIEBA_ONLY, "utf-8")
         # Warm the OS page cache and jieba's dictionary cache once, for both sides alike.
         timed([sys.executable, str(jieba_script), str(src)])
-        results: dict[str, list[float]] = {"jieba-only": [], "predict": []}
+        predict = [sys.executable, "-m", "classifier", "predict", "--input", str(src), "--output", str(Path(tmp) / "out.jsonl")]
+        results: dict[str, list[float]] = {"jieba-only": [], "predict": [], "predict-1": []}
         for _ in range(args.repeat):
             results["jieba-only"].append(timed([sys.executable, str(jieba_script), str(src)]))
-            results["predict"].append(timed([sys.executable, "-m", "classifier", "predict", "--input", str(src),
-                                             "--output", str(Path(tmp) / "out.jsonl")]))
+            results["predict"].append(timed(predict))
+            results["predict-1"].append(timed([*predict, "--jobs", "1"]))
         base = statistics.median(results["jieba-only"])
         pred = statistics.median(results["predict"])
+        single = statistics.median(results["predict-1"])
         lines = [
             f"Texts: {len(rows):,} reviews; median of {args.repeat} runs; whole-process wall time.",
             "",
             "| run | seconds | reviews/s | ratio to jieba-only |",
             "|---|---:|---:|---:|",
             f"| jieba-only (`jieba.lcut` per text) | {base:.2f} | {len(rows) / base:,.0f} | 1.00 |",
-            f"| `python -m classifier predict` | {pred:.2f} | {len(rows) / pred:,.0f} | {pred / base:.2f} |",
+            f"| `python -m classifier predict` (default: one worker per core, {os.cpu_count()} here) | {pred:.2f} | "
+            f"{len(rows) / pred:,.0f} | {pred / base:.2f} |",
+            f"| `python -m classifier predict --jobs 1` | {single:.2f} | {len(rows) / single:,.0f} | {single / base:.2f} |",
         ]
         if args.snownlp:
             try:

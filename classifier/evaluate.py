@@ -59,7 +59,14 @@ def cause_figures(model: ReviewClassifier, analysed: Sequence[Analysed], truth: 
 def evaluate(models_dir: Path, labelled: str | None = None) -> dict[str, Any]:
     """Figures of the shipped model on the held-out splits (and optionally on a labelled file)."""
     from classifier import train as t
-    from classifier.data import in_validation, read_cause_labels, read_corpus, read_own_examples
+    from classifier.data import (
+        in_validation,
+        is_cause_test_row,
+        read_cause_labels,
+        read_corpus,
+        read_own_examples,
+        train_only_rows,
+    )
 
     model = ReviewClassifier.load(models_dir)
     report: dict[str, Any] = {"version": model.version}
@@ -73,7 +80,8 @@ def evaluate(models_dir: Path, labelled: str | None = None) -> dict[str, Any]:
         report["own_validation"] = sentiment_figures(model, [analyse(e.text) for e in own],
                                                      np.array([e.negative for e in own]), [e.domain for e in own])
     labels = read_cause_labels()
-    test_rows = {r for r in labels if in_validation(f"cause-test:{r}", t.CAUSE_TEST_PERCENT)}
+    train_only = train_only_rows()
+    test_rows = {r for r in labels if is_cause_test_row(r, train_only, t.CAUSE_TEST_PERCENT)}
     by_row = {r.row: r for r in corpus}
     rows = sorted(r for r in test_rows if r in by_row)
     report["cause_test"] = cause_figures(model, [analyse(by_row[r].text) for r in rows], [labels[r] for r in rows])

@@ -40,6 +40,8 @@ MODEL_NAME = "review-classifier"
 # and the cap bounds the cost of one pathological input in a batch.
 MAX_TEXT_CHARS = 5000
 TOP_TERMS = 5
+# A review this surely negative is a complaint even when no cause model is confident.
+OTHER_FROM_SENTIMENT = 0.8
 # Output columns of the weight matrix: sentiment first, then the causes in CAUSES order.
 OUTPUTS = ("negative", *CAUSES)
 
@@ -98,7 +100,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 class ReviewClassifier:
     """Sentiment and complaint causes for batches of review texts."""
 
-    def __init__(self, vectorizer: Vectorizer, weights: np.ndarray, bias: np.ndarray, meta: dict[str, Any]) -> None:
+    def __init__(self, vectorizer: Vectorizer, weights: np.ndarray, bias: np.ndarray, meta: dict[str, Any],
+                 explainable: np.ndarray | None = None) -> None:
         if weights.shape != (len(vectorizer.terms), len(OUTPUTS)) or bias.shape != (len(OUTPUTS),):
             raise ModelError(f"weight shapes {weights.shape}/{bias.shape} do not fit the vocabulary")
         self.vectorizer = vectorizer
@@ -109,8 +112,9 @@ class ReviewClassifier:
         calibration = meta["calibration"]
         self._platt = (float(calibration["a"]), float(calibration["b"]))
         self.thresholds: dict[str, float] = {c: float(meta["thresholds"][c]) for c in CAUSES}
-        self._explainable = np.fromiter((is_explainable(t) for t in vectorizer.terms), dtype=bool,
-                                        count=len(vectorizer.terms))
+        self.positive_gate = float(meta.get("positive_gate", 0.5))
+        self._explainable_mask = explainable
+        self._display: dict[int, str] = {}
 
     # -- files ---------------------------------------------------------------------------------
     @classmethod
@@ -132,7 +136,8 @@ class ReviewClassifier:
             with np.load(arrays_path, allow_pickle=False) as npz:
                 terms = bytes(npz["terms"]).decode("utf-8").split("\n")
                 vectorizer = Vectorizer(terms, npz["idf"])
-                return cls(vectorizer, npz["weights"], npz["bias"], meta)
+                explainable = npz["explainable"].astype(bool) if "explainable" in npz.files else None
+                return cls(vectorizer, npz["weights"], npz["bias"], meta, explainable)
         except ValueError as exc:  # object arrays (pickles) are refused here
             raise ModelIntegrityError(f"{arrays_path}: {exc}") from exc
 
@@ -146,6 +151,7 @@ class ReviewClassifier:
             "idf": self.vectorizer.idf,
             "weights": self.weights,
             "bias": self.bias,
+            "explainable": self._explainable.astype(np.uint8),
         }
         path = directory / f"{MODEL_NAME}.npz"
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -208,41 +214,59 @@ class ReviewClassifier:
         return results
 
     def _decide_causes(self, probs: dict[str, float], p_neg: float) -> tuple[str, ...]:
-        specific = tuple(c for c in SPECIFIC_CAUSES if probs[c] >= self.thresholds[c])
+        # A review that reads as praise needs stronger evidence for a complaint: a passing
+        # "物流速度可以" must not become a logistics case, while "东西不错，就是物流太慢" still does.
+        floor = self.positive_gate if p_neg < 0.5 else 0.0
+        specific = tuple(c for c in SPECIFIC_CAUSES if probs[c] >= max(self.thresholds[c], floor))
         if specific:
             return specific
         # `other` is residual by the guideline: a complaint none of the three explains. A clearly
         # negative review is a complaint even when the `other` model is unsure what kind.
-        if probs["other"] >= self.thresholds["other"] or p_neg >= 0.8:
+        if probs["other"] >= max(self.thresholds["other"], floor) or p_neg >= OTHER_FROM_SENTIMENT:
             return ("other",)
         return ()
+
+    @property
+    def _explainable(self) -> np.ndarray:
+        # Computed at training time and shipped; derived here only for older model files.
+        if self._explainable_mask is None:
+            self._explainable_mask = np.fromiter(
+                (is_explainable(t) for t in self.vectorizer.terms), dtype=bool, count=len(self.vectorizer.terms)
+            )
+        return self._explainable_mask
+
+    def _term(self, index: int) -> str:
+        term = self._display.get(index)
+        if term is None:
+            term = self._display[index] = display_term(self.vectorizer.terms[index])
+        return term
 
     def _explain(self, X, column: int, sign: np.ndarray) -> list[tuple[Term, ...]]:
         """Top terms per row by contribution (tf-idf value x weight) to one output column.
 
-        Vectorised over the batch: one sort of all non-zeros by (row, -contribution), then a short
-        walk per row to drop terms a listed term already covers.
+        Vectorised over the batch: non-positive and unexplainable contributions are dropped, the
+        rest sorted once by (row, -contribution); a short walk per row then skips terms that an
+        already listed term contains (a character pair inside a listed word).
         """
         counts = np.diff(X.indptr)
         contrib = X.data * self.weights[X.indices, column] * np.repeat(sign, counts)
-        contrib[~self._explainable[X.indices]] = 0.0
-        row_of = np.repeat(np.arange(X.shape[0]), counts)
-        order = np.lexsort((-contrib, row_of))
+        rows = np.repeat(np.arange(X.shape[0]), counts)
+        keep = (contrib > 0) & self._explainable[X.indices]
+        contrib, rows, cols = contrib[keep], rows[keep], X.indices[keep]
+        order = np.lexsort((-contrib, rows))
+        contrib, rows, cols = contrib[order], rows[order], cols[order]
+        starts = np.searchsorted(rows, np.arange(X.shape[0] + 1)).tolist()
+        cols, contrib = cols.tolist(), contrib.tolist()
         out: list[tuple[Term, ...]] = []
-        terms = self.vectorizer.terms
         for i in range(X.shape[0]):
             picked: list[Term] = []
-            seen: list[str] = []
-            for j in order[X.indptr[i]:X.indptr[i + 1]]:
-                value = float(contrib[j])
-                if value <= 0 or len(picked) >= TOP_TERMS:
-                    break
-                term = display_term(terms[X.indices[j]])
-                # A character pair inside an already listed word adds nothing for the reader.
-                if any(term in s for s in seen):
+            for j in range(starts[i], starts[i + 1]):
+                term = self._term(cols[j])
+                if any(term in p.term for p in picked):
                     continue
-                seen.append(term)
-                picked.append(Term(term, value))
+                picked.append(Term(term, contrib[j]))
+                if len(picked) >= TOP_TERMS:
+                    break
             out.append(tuple(picked))
         return out
 
