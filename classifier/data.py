@@ -25,6 +25,7 @@ SECOND_PASS = "second_pass.csv"
 # Rows picked by active learning (the model was unsure of them) train but never test: a test set
 # chosen for being hard would understate how the model does on the real stream.
 ACTIVE_PREFIX = "active_"
+REVIEW_PREFIX = "review_"
 
 
 class DataError(Exception):
@@ -72,18 +73,29 @@ def read_corpus(path: Path | None = None) -> list[CorpusRow]:
         ]
 
 
+def _read_label_file(path: Path) -> Iterator[tuple[int, frozenset[str]]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        for lineno, rec in enumerate(csv.DictReader(fh), start=2):
+            try:
+                yield int(rec["row"]), parse_causes(rec["causes"] or "")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(f"{path}:{lineno}: {exc}") from exc
+
+
 def read_cause_labels(directory: Path | None = None, *, include_second_pass: bool = False) -> dict[int, frozenset[str]]:
-    """Hand labels by corpus row; a row labelled twice keeps its first (batch) label."""
+    """Hand labels by corpus row.
+
+    A row labelled in two batches keeps its first label; consistency reviews (`review_*.csv`,
+    a second reading of rows on the boundaries the first round disagreed about) override both.
+    """
     directory = directory or LABELS_DIR / "causes"
     labels: dict[int, frozenset[str]] = {}
     files = sorted(p for p in directory.glob("*.csv") if include_second_pass or p.name != SECOND_PASS)
-    for path in files:
-        with path.open(encoding="utf-8", newline="") as fh:
-            for lineno, rec in enumerate(csv.DictReader(fh), start=2):
-                try:
-                    labels.setdefault(int(rec["row"]), parse_causes(rec["causes"] or ""))
-                except (KeyError, ValueError) as exc:
-                    raise DataError(f"{path}:{lineno}: {exc}") from exc
+    for path in (p for p in files if not p.name.startswith(REVIEW_PREFIX)):
+        for row, causes in _read_label_file(path):
+            labels.setdefault(row, causes)
+    for path in (p for p in files if p.name.startswith(REVIEW_PREFIX)):
+        labels.update(_read_label_file(path))
     return labels
 
 
