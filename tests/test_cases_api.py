@@ -56,7 +56,8 @@ def test_limit_and_offset_page_through_while_total_counts_all(client, auth_heade
     assert ([c["id"] for c in body["items"]], body["total"]) == ([three_cases[1]], 3)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=ten", "offset=-1", "status=lost", "priority=P4"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=ten", "offset=-1", "status=lost", "priority=P4",
+                                   "limit=%C2%B2", "limit=%D9%A1", "offset=99999999999999999999"])
 def test_bad_parameters_are_a_400_json_error(client, auth_headers, query):
     response = client.get(f"/api/v1/cases?{query}", headers=auth_headers)
     assert response.status_code == 400
@@ -74,3 +75,14 @@ def test_one_case_by_id(client, auth_headers, three_cases):
 def test_unknown_case_is_a_404_json_error(client, auth_headers):
     response = client.get("/api/v1/cases/424242", headers=auth_headers)
     assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+
+
+def test_limit_defaults_to_100_and_goes_up_to_1000(db, client, auth_headers):
+    pks = add_reviews(db, [review(f"r{i}", COMPLAINTS[0], customer_id=f"c{i}") for i in range(101)])
+    with transaction(db):
+        for i, pk in enumerate(pks):
+            cases.add_review(db, review_pk=pk, customer_id=f"c{i}", priority="P3", risk=0.5, causes=("defect",),
+                             now=T0, policy=POLICY)
+    default = client.get("/api/v1/cases", headers=auth_headers).get_json()
+    most = client.get("/api/v1/cases?limit=1000", headers=auth_headers).get_json()
+    assert (len(default["items"]), len(most["items"]), default["total"]) == (100, 101, 101)

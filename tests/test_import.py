@@ -78,6 +78,14 @@ def test_a_gbk_csv_from_chinese_excel_is_read(settings, db, tmp_path):
     assert (stored(db)[0]["text"], stored(db)[0]["customer_name"]) == ("物流太慢了", "张三")
 
 
+def test_a_file_neither_utf8_nor_gb18030_is_unreadable_and_nothing_is_stored(settings, db, tmp_path, capsys):
+    good = (HEADER + "r1,,物流太慢了,2,c1,,,p1,\n").encode("utf-8")
+    path = write(tmp_path, "broken.csv", good + b"r2,,\xff\xfe\xff,2,c2,,,p1,\n")
+    assert cli_import(settings, str(path)) == 2
+    assert stored(db) == []
+    assert "neither UTF-8 nor GB18030" in capsys.readouterr().err
+
+
 def test_the_format_is_sniffed_without_a_known_extension(settings, db, tmp_path, make_review):
     jsonl_path = write(tmp_path, "export.txt", jsonl(make_review(review_id="j1")))
     csv_path = write(tmp_path, "export.dat", HEADER + "c1,,好评,,c1,,,p1,\n")
@@ -176,3 +184,13 @@ def test_a_json_array_file_exits_2_with_a_hint(settings, tmp_path, make_review, 
     path = write(tmp_path, "r.json", json.dumps([make_review()]))
     assert cli_import(settings, str(path)) == 2
     assert "JSON Lines" in capsys.readouterr().err
+
+
+def test_a_number_too_big_for_a_float_is_a_refused_row_not_a_crash(settings, db, tmp_path, capsys):
+    huge = "1" + "0" * 400
+    path = write(tmp_path, "big.jsonl", jsonl({"review_id": "ok", "text": "好评", "customer_id": "c1", "product_id": "p1"})
+                 + f'{{"review_id": "big", "text": "好评", "customer_id": "c2", "product_id": "p1", "customer_ltv": {huge}}}\n')
+    assert cli_import(settings, str(path)) == 0
+    assert [r["review_id"] for r in stored(db)] == ["ok"]
+    out = capsys.readouterr().out
+    assert summary(out) == (1, 0, 1) and "line 2: customer_ltv: must be a number" in out

@@ -105,6 +105,16 @@ def test_a_redis_outage_while_enqueueing_is_logged_not_raised(db, monkeypatch, c
     assert "could not enqueue" in caplog.text
 
 
+def test_a_busy_database_while_claiming_is_logged_not_raised(db, redis_conn, monkeypatch, caplog):
+    def locked(conn, r):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(ingest_module, "_enqueue_pending", lambda: locked)
+    with caplog.at_level(logging.WARNING, logger="triage.ingest"):
+        assert enqueue_after_commit(db, redis_conn) is None  # the 202 is already earned
+    assert "could not enqueue" in caplog.text
+
+
 def test_a_bug_in_the_pipeline_is_not_swallowed(db, redis_conn, monkeypatch):
     def broken(conn, r):
         raise KeyError("bug")
@@ -123,3 +133,14 @@ def test_the_real_pipeline_marks_new_reviews_enqueued(db, redis_conn):
     assert enqueue_after_commit(db, redis_conn) is not None
     assert db.execute("SELECT count(*) FROM reviews WHERE enqueued_at IS NULL").fetchone()[0] == 0
 
+
+
+def test_every_connection_commits_durably(db, app):
+    """202 promises "committed": with WAL, synchronous=NORMAL could lose it to a power cut."""
+    from web.db import get_db
+
+    with app.app_context():
+        web_conn = get_db()
+        modes = {db.execute("PRAGMA synchronous").fetchone()[0], web_conn.execute("PRAGMA synchronous").fetchone()[0]}
+    assert modes == {2}  # FULL
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

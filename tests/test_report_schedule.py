@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,9 @@ from rq.registry import ScheduledJobRegistry
 
 from tests.report_rows import add_review, add_reviews
 from triage.reports.schedule import (
+    MAX_WAITS,
     QUEUE_NAME,
+    WAIT_FOR_PENDING,
     job_id_for,
     next_publish_time,
     publish_last_week,
@@ -129,6 +131,37 @@ def test_the_job_publishes_its_week_and_schedules_the_next_run(db, redis_conn, w
     assert get_published(db, week)["reviews"] == 1
     # before/after: the run could straddle a Monday 09:00.
     assert scheduled(redis_conn) in ({job_id_for(w): t} for t, w in (before, after))
+
+
+def test_the_job_waits_while_reviews_of_its_week_are_pending(db, redis_conn, worker_env):
+    week = IsoWeek(2026, 40)
+    add_review(db, "2026-10-01T12:00:00+08:00", sentiment="negative")
+    pending = add_review(db, "2026-10-02T12:00:00+08:00")  # not scored yet: freezing now would miss it
+    add_review(db, "2026-10-06T12:00:00+08:00")  # pending in another week: no reason to wait
+    queue = Queue(QUEUE_NAME, connection=redis_conn)
+    queue.enqueue(publish_last_week, week=str(week), job_id=job_id_for(week))
+    before = utcnow()
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert get_published(db, week) is None
+    waiting = {job_id: t for job_id, t in scheduled(redis_conn).items() if "-wait-" in job_id}
+    assert list(waiting) == [f"{job_id_for(week)}-wait-1"]
+    # rq keeps whole seconds of the scheduled time
+    assert waiting[f"{job_id_for(week)}-wait-1"] >= before + WAIT_FOR_PENDING - timedelta(seconds=1)
+
+    db.execute("UPDATE reviews SET status = 'scored', sentiment = 'negative' WHERE id = ?", (pending,))
+    queue.enqueue(publish_last_week, week=str(week), reschedule=False, waited=1)
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert (get_published(db, week)["reviews"], get_published(db, week)["negative"]) == (2, 2)
+
+
+def test_the_job_publishes_anyway_after_waiting_its_limit(db, redis_conn, worker_env):
+    week = IsoWeek(2026, 40)
+    add_review(db, "2026-10-02T12:00:00+08:00")  # pending for good
+    queue = Queue(QUEUE_NAME, connection=redis_conn)
+    queue.enqueue(publish_last_week, week=str(week), reschedule=False, waited=MAX_WAITS)
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert (get_published(db, week)["reviews"], get_published(db, week)["scored"]) == (1, 0)
+    assert not [job_id for job_id in scheduled(redis_conn) if "-wait-" in job_id]
 
 
 def test_the_job_defaults_to_the_last_complete_week(db, worker_env):

@@ -14,11 +14,17 @@ import psutil
 from triage.demo import DEMO_REVIEWS, load_demo
 
 
-def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
+def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
+    """Start `triage serve` (embedded Redis, --no-demo), send `signals` one after the other, and
+    check it exits 0 leaving none of the processes it started."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_") and k != "REDIS_URL"}
     env.update(TRIAGE_DB=str(tmp_path / "triage.db"), TRIAGE_VAR_DIR=str(tmp_path / "var"))
+    # SIGINT as in a terminal (a non-interactive parent may have left it ignored).
     serve = subprocess.Popen([sys.executable, "-m", "triage", "serve", "--port", "0", "--no-demo"], cwd=tmp_path,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    started: list[psutil.Process] = []
+    redis_server: list[psutil.Process] = []
     try:
         banner = ""
         while "Ctrl-C" not in banner:
@@ -28,19 +34,32 @@ def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
         socket_path = re.search(r"unix://([^?\s]+)", banner).group(1)
         assert "webhook secret (generated" in banner
         deadline = time.monotonic() + 30
-        started: list[psutil.Process] = []
         while len(started) < 3 and time.monotonic() < deadline:  # 2 workers + the score worker's scheduler
             started = psutil.Process(serve.pid).children(recursive=True)
             time.sleep(0.05)
         redis_server = [p for p in psutil.process_iter(["cmdline"]) if socket_path in " ".join(p.info["cmdline"] or [])]
         assert len(started) >= 3 and len(redis_server) == 1
-        serve.send_signal(signal.SIGTERM)
+        for sig in signals:
+            serve.send_signal(sig)
+            time.sleep(0.2)
         assert serve.wait(30) == 0
         _gone, alive = psutil.wait_procs([*started, *redis_server], timeout=10)
         assert alive == []
-    finally:
-        if serve.poll() is None:
-            serve.kill()
+    finally:  # a failed run must not leave its processes behind either
+        for proc in (serve, *started, *redis_server):
+            try:
+                proc.kill()
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+        serve.wait()
+
+
+def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
+    _serve_then_stop(tmp_path, signal.SIGTERM)
+
+
+def test_a_second_sigterm_or_ctrl_c_does_not_cut_the_clean_up_short(tmp_path):
+    _serve_then_stop(tmp_path, signal.SIGINT, signal.SIGTERM, signal.SIGINT)
 
 
 def test_demo_fills_a_fresh_database_once(db, tmp_path):

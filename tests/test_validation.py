@@ -143,6 +143,7 @@ BAD_FIELDS = [
     ({"customer_ltv": False}, "customer_ltv", "must be a number"),
     ({"customer_ltv": float("inf")}, "customer_ltv", "must be a number"),
     ({"customer_ltv": float("nan")}, "customer_ltv", "must be a number"),
+    ({"customer_ltv": 10**400}, "customer_ltv", "must be a number"),  # no float has it: not a crash
     ({"product_id": ...}, "product_id", "is required"),
     ({"product_id": " "}, "product_id", "must not be blank"),
     ({"product_name": {"zh": "杯"}}, "product_name", "must be a string"),

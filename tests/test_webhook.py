@@ -297,6 +297,16 @@ def test_an_invalid_single_review_is_reported_at_index_0(post, make_review):
     ]
 
 
+def test_a_number_too_big_for_a_float_is_invalid_not_a_crash(client, signed, make_review, settings):
+    review = json.dumps(make_review(), ensure_ascii=False).encode()
+    body, headers = signed(review[:-1] + b', "customer_ltv": 1' + b"0" * 400 + b"}")
+    response = client.post(URL, data=body, headers=headers)
+    assert (response.status_code, response.get_json()["items"]) == (
+        422, [{"index": 0, "field": "customer_ltv", "message": "must be a number"}]
+    )
+    assert stored_rows(settings) == []
+
+
 def test_a_json_body_of_the_wrong_shape_is_invalid_reviews(post, make_review):
     response = post([make_review()])
     assert (response.status_code, response.get_json()["error"]) == (422, "invalid_reviews")

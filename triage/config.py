@@ -52,7 +52,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, *, var_dir: Path | None = None) -> Settings:
         env = os.environ if environ is None else environ
         db_path = Path(env.get("TRIAGE_DB") or "var/triage.db")
-        var_dir = var_dir or Path(env.get("TRIAGE_VAR_DIR") or db_path.parent or "var")
+        # The contract: generated secrets (and the embedded Redis) live under var/, wherever
+        # TRIAGE_DB points. TRIAGE_VAR_DIR (an extension) moves them.
+        var_dir = var_dir or Path(env.get("TRIAGE_VAR_DIR") or "var")
         tz = env.get("TRIAGE_TIMEZONE") or "Asia/Shanghai"
         try:
             ZoneInfo(tz)
@@ -69,8 +71,17 @@ class Settings:
             generated = True
         secret_key = env.get("TRIAGE_SECRET_KEY") or _generated_secret(var_dir, "secret_key")
         policy = env.get("TRIAGE_SLA_POLICY")
-        if policy and not Path(policy).is_file():
-            raise ConfigError(f"TRIAGE_SLA_POLICY={policy!r}: no such file")
+        if policy:
+            if not Path(policy).is_file():
+                raise ConfigError(f"TRIAGE_SLA_POLICY={policy!r}: no such file")
+            # Parsed here, so a bad file stops every command at start with this message instead of
+            # crash-looping the db worker (which would leave every review pending).
+            from triage.sla import SlaPolicyError, load_policy
+
+            try:
+                load_policy(policy, tz)
+            except SlaPolicyError as exc:
+                raise ConfigError(f"TRIAGE_SLA_POLICY: {exc}") from exc
         return cls(
             db_path=db_path,
             redis_url=env.get("REDIS_URL") or None,

@@ -10,7 +10,8 @@ Formats: `.csv` is CSV with a header row naming the review fields (an empty cell
 field; `rating` and `customer_ltv` are converted from text). `.jsonl`, `.ndjson` and `.json`
 are JSON Lines, one object per line. Any other extension is sniffed: a first character `{`
 means JSON Lines, anything else CSV. Text is UTF-8 (a BOM is fine); a file that is not UTF-8
-is read as GB18030, the encoding Excel uses for CSV on Chinese Windows.
+is read as GB18030, the encoding Excel uses for CSV on Chinese Windows; a file that is neither is
+unreadable, before any row is stored.
 
 Exit status: 0 if any row was stored or found to be a duplicate, 1 if every row was refused
 (or there were none), 2 if the file cannot be read.
@@ -67,30 +68,36 @@ class Row:
 
 
 def _detect_encoding(path: Path) -> tuple[str, int]:
-    """('utf-8-sig' or 'gb18030', number of lines), in one streaming pass over the bytes."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
+    """('utf-8-sig' or 'gb18030', number of lines), in one streaming pass over the bytes.
+
+    Raises ImportUnreadable for a file that is neither (rather than failing halfway through the
+    import, with some rows stored)."""
+    decoders = {"utf-8-sig": codecs.getincrementaldecoder("utf-8")(),
+                "gb18030": codecs.getincrementaldecoder("gb18030")()}
     lines = 0
     last = b""
+
+    def feed(chunk: bytes, final: bool = False) -> None:
+        for name, decoder in list(decoders.items()):
+            try:
+                decoder.decode(chunk, final=final)
+            except UnicodeDecodeError:
+                del decoders[name]
+
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
-                if utf8:
-                    try:
-                        decoder.decode(chunk)
-                    except UnicodeDecodeError:
-                        utf8 = False
-            if utf8:
-                decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        utf8 = False
+                feed(chunk)
+            feed(b"", final=True)
     except OSError as exc:
         raise ImportUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not decoders:
+        raise ImportUnreadable("the file is neither UTF-8 nor GB18030 text")
     if last and last != b"\n":
         lines += 1
-    return ("utf-8-sig" if utf8 else "gb18030"), lines
+    return next(iter(decoders)), lines
 
 
 def _is_jsonl(path: Path, fh: TextIO) -> bool:

