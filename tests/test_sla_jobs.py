@@ -133,9 +133,27 @@ def test_delivery_signs_with_the_first_webhook_secret(db):
     assert escalation.deliver_due(db, now, "s3cret", send=send) == (1, 0)
     url, body, headers = sent[0]
     assert url == HOOK and headers["Content-Type"] == "application/json"
-    verify(body, headers["X-Triage-Timestamp"], headers["X-Triage-Signature"], ["s3cret"], now=now.timestamp())
+    # Signed when sent (not at the sweep's `now`), so the receiver's clock is what counts.
+    verify(body, headers["X-Triage-Timestamp"], headers["X-Triage-Signature"], ["s3cret"])
     assert db.execute("SELECT delivered_at FROM outbox").fetchone()[0] is not None
     assert escalation.deliver_due(db, now + H, "s3cret", send=send) == (0, 0)  # delivered once
+
+
+def test_two_deliverers_racing_send_the_row_once(db):
+    """The sweeper thread and the deliver_outbox job can run at once; the lease lets one send."""
+    escalated_case(db)
+    now = T0 + 3 * H
+    sent = []
+
+    def send(url, body, headers):
+        # While the first deliverer is mid-send, a second one runs over the same outbox.
+        if not sent:
+            sent.append(headers["X-Triage-Delivery"])
+            assert escalation.deliver_due(db, now, "s3cret", send=send) == (0, 0)
+        return 204
+
+    assert escalation.deliver_due(db, now, "s3cret", send=send) == (1, 0)
+    assert len(sent) == 1
 
 
 def test_failed_delivery_backs_off_and_is_retried(db):
@@ -179,5 +197,4 @@ def test_delivery_reaches_a_real_http_endpoint(settings, db, redis_conn, receive
     pipeline.sweep(db, redis_conn, hooked, policy=POLICY, now=T0 + 2 * H)  # escalates and delivers
     ((headers, body),) = received
     assert json.loads(body)["event"] == "case.sla_breached"
-    verify(body, headers["X-Triage-Timestamp"], headers["X-Triage-Signature"], settings.webhook_secrets,
-           now=(T0 + 2 * H).timestamp())
+    verify(body, headers["X-Triage-Timestamp"], headers["X-Triage-Signature"], settings.webhook_secrets)

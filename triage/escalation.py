@@ -8,7 +8,8 @@ Delivery (`deliver_due`) happens outside any transaction: POST the stored payloa
 contract's headers (``X-Triage-Timestamp``, ``X-Triage-Signature: sha256=HMAC(first webhook
 secret, "<ts>." + body)``); a 2xx marks it delivered. Otherwise it is retried with exponential
 backoff — 30 s, 1 min, 2 min, ... capped at 1 h — and given up after `MAX_DELIVERY_ATTEMPTS`
-(about 5 hours of trying); ``last_error`` keeps the reason.
+(about 5 hours of trying); ``last_error`` keeps the reason. Delivery is at-least-once: each POST
+carries ``X-Triage-Delivery: <outbox id>``, the same on every retry, for receivers to deduplicate.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ MAX_DELIVERY_ATTEMPTS = 12
 DELIVERY_TIMEOUT_SECONDS = 5
 _BACKOFF_BASE = timedelta(seconds=30)
 _BACKOFF_CAP = timedelta(hours=1)
+# How long a deliverer owns a row it is sending; longer than any send can take.
+_LEASE = timedelta(minutes=2)
 _CLOCK_LABEL = {"first_contact": "首次联系", "resolution": "解决"}
 
 Sender = Callable[[str, bytes, dict[str, str]], int]  # (url, body, headers) -> HTTP status
@@ -108,8 +111,18 @@ def deliver_due(
     ).fetchall()
     delivered = failed = 0
     for row in rows:
+        # Lease the row before the network call: the sweeper thread and the deliver_outbox job may
+        # both be here, and only the one whose UPDATE matches sends. A crash mid-send leaves the
+        # lease to expire, so delivery stays at-least-once; X-Triage-Delivery lets receivers dedupe.
+        leased = conn.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND delivered_at IS NULL AND next_attempt_at <= ?",
+            (to_db(now + _LEASE), row["id"], to_db(now)),
+        )
+        if leased.rowcount != 1:
+            continue
         body = row["payload"].encode("utf-8")
-        headers = {"Content-Type": "application/json", **sign(body, secret, int(now.timestamp()))}
+        # Signed at send time, not sweep time, so a slow batch never eats the receiver's 300 s tolerance.
+        headers = {"Content-Type": "application/json", "X-Triage-Delivery": str(row["id"]), **sign(body, secret)}
         try:
             status = send(row["url"], body, headers)
             error = None if 200 <= status < 300 else f"HTTP {status}"
