@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -10,13 +11,15 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from triage.demo import DEMO_REVIEWS, load_demo
 
 
-def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
-    """Start `triage serve` (embedded Redis, --no-demo), send `signals` one after the other, and
-    check it exits 0 leaving none of the processes it started."""
+@contextlib.contextmanager
+def _running_serve(tmp_path):
+    """Start `triage serve` (embedded Redis, --no-demo) and yield (serve, its descendants, the
+    redis-server); whatever happens, nothing it started outlives the test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_") and k != "REDIS_URL"}
     env.update(TRIAGE_DB=str(tmp_path / "triage.db"), TRIAGE_VAR_DIR=str(tmp_path / "var"))
     # SIGINT as in a terminal (a non-interactive parent may have left it ignored).
@@ -39,12 +42,7 @@ def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
             time.sleep(0.05)
         redis_server = [p for p in psutil.process_iter(["cmdline"]) if socket_path in " ".join(p.info["cmdline"] or [])]
         assert len(started) >= 3 and len(redis_server) == 1
-        for sig in signals:
-            serve.send_signal(sig)
-            time.sleep(0.2)
-        assert serve.wait(30) == 0
-        _gone, alive = psutil.wait_procs([*started, *redis_server], timeout=10)
-        assert alive == []
+        yield serve, started, redis_server
     finally:  # a failed run must not leave its processes behind either
         for proc in (serve, *started, *redis_server):
             try:
@@ -54,12 +52,32 @@ def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
         serve.wait()
 
 
+def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
+    """Send `signals` one after the other; serve exits 0 leaving none of the processes it started."""
+    with _running_serve(tmp_path) as (serve, started, redis_server):
+        for sig in signals:
+            serve.send_signal(sig)
+            time.sleep(0.2)
+        assert serve.wait(30) == 0
+        _gone, alive = psutil.wait_procs([*started, *redis_server], timeout=10)
+        assert alive == []
+
+
 def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
     _serve_then_stop(tmp_path, signal.SIGTERM)
 
 
 def test_a_second_sigterm_or_ctrl_c_does_not_cut_the_clean_up_short(tmp_path):
     _serve_then_stop(tmp_path, signal.SIGINT, signal.SIGTERM, signal.SIGINT)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
+def test_workers_exit_when_serve_is_killed_outright(tmp_path):
+    with _running_serve(tmp_path) as (serve, started, _redis):
+        serve.kill()  # no chance to clean up: the kernel's parent-death signal must stop the workers
+        serve.wait()
+        _gone, alive = psutil.wait_procs(started, timeout=15)
+        assert alive == []
 
 
 def test_demo_fills_a_fresh_database_once(db, tmp_path):

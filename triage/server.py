@@ -58,6 +58,7 @@ class Supervisor:
             [sys.executable, "-m", "triage", "worker", "--role", self.roles[index]],
             env=self.env,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 
     def start(self) -> None:
@@ -94,6 +95,15 @@ class Supervisor:
                 pass
             _kill_group(proc, signal.SIGKILL)  # stragglers, and schedulers whose worker is gone
             proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when `serve` dies, even by SIGKILL,
+    so a crashed supervisor never leaves workers running against its Redis."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _kill_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
