@@ -40,8 +40,9 @@ MODEL_NAME = "review-classifier"
 # and the cap bounds the cost of one pathological input in a batch.
 MAX_TEXT_CHARS = 5000
 TOP_TERMS = 5
-# A review this surely negative is a complaint even when no cause model is confident.
-OTHER_FROM_SENTIMENT = 0.8
+# A review that reads as negative is a complaint (the guideline's `other`) even when no cause model
+# is confident which kind.
+OTHER_FROM_SENTIMENT = 0.5
 # Output columns of the weight matrix: sentiment first, then the causes in CAUSES order.
 OUTPUTS = ("negative", *CAUSES)
 
@@ -221,7 +222,7 @@ class ReviewClassifier:
         if specific:
             return specific
         # `other` is residual by the guideline: a complaint none of the three explains. A clearly
-        # negative review is a complaint even when the `other` model is unsure what kind.
+        # negative review is a complaint even when the `other` model is unsure what kind (see above).
         if probs["other"] >= max(self.thresholds["other"], floor) or p_neg >= OTHER_FROM_SENTIMENT:
             return ("other",)
         return ()
