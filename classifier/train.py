@@ -143,7 +143,7 @@ def train(
     corpus = list(corpus if corpus is not None else read_corpus())
     cause_labels = dict(cause_labels if cause_labels is not None else read_cause_labels())
     own = list(own if own is not None else read_own_examples())
-    if second_pass is None and cause_labels is not None:
+    if second_pass is None:
         try:
             second_pass = read_second_pass()
         except FileNotFoundError:
