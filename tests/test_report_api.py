@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime
 
@@ -30,6 +31,20 @@ def client(settings, db):
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SUPERVISOR = ("zhao.supervisor", "correct horse battery")
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+@pytest.fixture()
+def page(client, db):
+    """GET a report page as a signed-in supervisor."""
+    from triage.agents import add_agent
+
+    add_agent(db, *SUPERVISOR, role="supervisor")
+    return lambda path: client.get(path, headers=basic(*SUPERVISOR))
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
@@ -83,9 +98,9 @@ def test_api_serves_a_published_week_as_published_and_fresh_on_request(client, d
     assert (fresh["published"], fresh["reviews"]) == (False, 2)
 
 
-def test_page_renders_the_report_with_navigation(client, db):
+def test_page_renders_the_report_with_navigation(page, db):
     add_review(db, MID_W48, sentiment="negative", category="家居")
-    response = client.get("/reports/weekly?week=2026-W48")
+    response = page("/reports/weekly?week=2026-W48")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
@@ -94,24 +109,24 @@ def test_page_renders_the_report_with_navigation(client, db):
     assert 'href="/reports/weekly.csv?week=2026-W48"' in html
 
 
-def test_page_lists_past_published_reports(client, db):
+def test_page_lists_past_published_reports(page, db):
     for week in (IsoWeek(2026, 47), IsoWeek(2026, 48)):
         publish_weekly(db, week, "Asia/Shanghai", now=datetime(2026, 12, 7, 1, tzinfo=UTC))
-    html = client.get("/reports/weekly?week=2026-W40").get_data(as_text=True)
+    html = page("/reports/weekly?week=2026-W40").get_data(as_text=True)
     past = html[html.index("往期报告"):]
     assert past.index("2026-W48") < past.index("2026-W47")
     assert 'href="/reports/weekly?week=2026-W47"' in past
 
 
-def test_page_rejects_a_bad_week_with_400(client):
-    response = client.get("/reports/weekly?week=2026-W54")
+def test_page_rejects_a_bad_week_with_400(page):
+    response = page("/reports/weekly?week=2026-W54")
     assert response.status_code == 400
     assert "2026 has 53 ISO weeks" in response.get_data(as_text=True)
 
 
-def test_csv_download_is_an_attachment_with_a_bom(client, db):
+def test_csv_download_is_an_attachment_with_a_bom(page, db):
     add_review(db, MID_W48, sentiment="negative", category="家居")
-    response = client.get("/reports/weekly.csv?week=2026-W48")
+    response = page("/reports/weekly.csv?week=2026-W48")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="weekly-report-2026-W48.csv"'
@@ -119,11 +134,11 @@ def test_csv_download_is_an_attachment_with_a_bom(client, db):
     assert "家居".encode() in response.data
 
 
-def test_page_and_api_show_the_same_figures(client, db):
+def test_page_and_api_show_the_same_figures(client, page, db):
     add_reviews(db, 2, MID_W48, sentiment="negative")
     add_reviews(db, 5, MID_W48, sentiment="positive")
     body = client.get("/api/v1/reports/weekly?week=2026-W48", headers=AUTH).get_json()
-    html = client.get("/reports/weekly?week=2026-W48").get_data(as_text=True)
+    html = page("/reports/weekly?week=2026-W48").get_data(as_text=True)
     assert body["negative_rate"] == 2 / 7
     assert 'data-metric="negative_rate">28.57%<' in html
     assert f'data-metric="reviews">{body["reviews"]}<' in html
@@ -138,3 +153,22 @@ def test_every_report_page_passes_the_supervisor_gate(client, monkeypatch, path)
     monkeypatch.setattr(web.reports, "_require_supervisor", lambda: Response("login first", status=403))
     response = client.get(path)
     assert (response.status_code, response.get_data(as_text=True)) == (403, "login first")
+
+
+@pytest.mark.parametrize("path", ["/reports/weekly?week=2026-W48", "/reports/weekly.csv?week=2026-W48"])
+def test_report_pages_ask_anonymous_visitors_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_report_pages_refuse_a_wrong_password(client, page):
+    assert client.get("/reports/weekly", headers=basic(SUPERVISOR[0], "wrong")).status_code == 401
+
+
+def test_report_pages_are_for_supervisors_not_agents(client, db):
+    from triage.agents import add_agent
+
+    add_agent(db, "wang.agent", "agent password", role="agent")
+    response = client.get("/reports/weekly", headers=basic("wang.agent", "agent password"))
+    assert response.status_code == 403

@@ -3,16 +3,18 @@
 The page is the CLI's HTML (same renderer) plus navigation, a CSV download and the list of
 published reports.
 
-Access: the page is open for now. `_require_supervisor()` runs before every view of this
-blueprint (`before_request`); the agent-login work fills it in (redirect to the login page when
-anonymous, 403 unless supervisor or admin). One place, and a new route cannot forget it.
+Access: supervisors and admins only. `_require_supervisor()` runs before every view of this
+blueprint (`before_request`), so a new route cannot forget it. Until the agents' web login lands
+it asks for HTTP Basic credentials of an agent account (`triage agent add NAME --role
+supervisor`); behind TLS in production, as every page is.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response, g, request, url_for
 from markupsafe import escape
 
+from triage.agents import authenticate
 from triage.reports.render import PageLinks, PastReport, render_csv, render_html
 from triage.reports.store import list_published, weekly_report
 from triage.reports.weeks import IsoWeek, WeekError
@@ -25,11 +27,26 @@ __all__ = ["bp"]
 bp = Blueprint("reports", __name__)
 
 
-def _require_supervisor() -> Response | None:
-    """Gate for supervisor-only pages; return a response to refuse, None to allow.
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 
-    Placeholder until agent login lands: allows everyone.
-    """
+
+def _require_supervisor() -> Response | None:
+    """Gate for supervisor-only pages; return a response to refuse, None to allow."""
+    auth = request.authorization
+    agent = None
+    if auth is not None and auth.type == "basic" and auth.username:
+        agent = authenticate(get_db(), auth.username, auth.password or "")
+    if agent is None:
+        return Response(
+            "<!DOCTYPE html><meta charset=\"utf-8\"><title>需要登录</title><p>请使用主管账号登录后查看周报。</p>",
+            status=401,
+            mimetype="text/html",
+            headers={"WWW-Authenticate": 'Basic realm="triage reports", charset="UTF-8"'},
+        )
+    if agent.role not in SUPERVISOR_ROLES:
+        return Response("<!DOCTYPE html><meta charset=\"utf-8\"><title>无权访问</title><p>周报仅对主管开放。</p>",
+                        status=403, mimetype="text/html")
+    g.agent = agent
     return None
 
 
