@@ -125,6 +125,22 @@ def read_own_examples(paths: list[Path] | None = None) -> Iterator[Example]:
         yield from _read_own_file(path)
 
 
+PROBE_FOOD_DELIVERY = LABELS_DIR / "probe_food_delivery.jsonl"
+
+
+def read_probe(path: Path = PROBE_FOOD_DELIVERY) -> list[Example]:
+    """An evaluation-only set (never trained on): food-delivery reviews written independently of
+    the training examples, by an annotator who had not seen them.
+
+    Texts that also occur among the training examples (short stock phrases like 好吃 that two
+    writers produce independently) are left out, so nothing measured here was seen in training.
+    """
+    if not path.exists():
+        return []
+    seen = {e.text.strip() for e in read_own_examples()}
+    return [e for e in _read_own_file(path) if e.text.strip() not in seen]
+
+
 def _read_own_file(path: Path) -> Iterator[Example]:
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -137,7 +153,7 @@ def _read_own_file(path: Path) -> Iterator[Example]:
                     negative=rec["sentiment"] == "negative",
                     causes=frozenset(parse_causes(";".join(rec["causes"]))),
                     source="own",
-                    domain=rec.get("domain", ""),
+                    domain=rec.get("domain", "food_delivery" if "probe" in path.name else ""),
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 raise DataError(f"{path}:{lineno}: {exc}") from exc

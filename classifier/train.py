@@ -32,6 +32,7 @@ from classifier.data import (
     read_cause_labels,
     read_corpus,
     read_own_examples,
+    read_probe,
     read_second_pass,
     train_only_rows,
 )
@@ -136,6 +137,7 @@ def train(
     own: Sequence[Example] | None = None,
     second_pass: dict[int, frozenset[str]] | None = None,
     train_only: frozenset[int] | None = None,
+    probe: Sequence[Example] | None = None,
     *,
     log: Log = print,
 ) -> dict[str, Any]:
@@ -286,6 +288,14 @@ def train(
     }
     log(f"cause test macro F1 (logistics/defect/description_mismatch): {c_fig['macro_f1_specific']} "
         f"on {c_fig['size']} rows")
+    probe = read_probe() if probe is None else probe
+    if probe:
+        probe_an = [analyse(e.text) for e in probe]
+        p_sent = sentiment_figures(model, probe_an, np.array([e.negative for e in probe]))
+        p_causes = cause_figures(model, probe_an, [e.causes or frozenset() for e in probe])
+        figures["probe_food_delivery"] = {"size": len(probe), "sentiment_accuracy": p_sent["accuracy"],
+                                          "macro_f1_specific": p_causes["macro_f1_specific"],
+                                          "per_class": p_causes["per_class"]}
     if second_pass:
         figures["agreement"] = _agreement(cause_labels, second_pass)
     meta["figures"] = figures

@@ -46,8 +46,8 @@ def trained(tmp_path_factory):
     rows, labels, own = tiny_data()
     first = tmp_path_factory.mktemp("model-a")
     second = tmp_path_factory.mktemp("model-b")
-    meta = train(first, rows, labels, own, second_pass={}, train_only=frozenset(), log=lambda _msg: None)
-    train(second, rows, labels, own, second_pass={}, train_only=frozenset(), log=lambda _msg: None)
+    meta = train(first, rows, labels, own, second_pass={}, train_only=frozenset(), probe=[], log=lambda _msg: None)
+    train(second, rows, labels, own, second_pass={}, train_only=frozenset(), probe=[], log=lambda _msg: None)
     return first, second, meta
 
 
