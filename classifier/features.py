@@ -54,11 +54,11 @@ def analyse(text: str) -> Analysed:
 
 
 def is_explainable(feature: str) -> bool:
-    """Whether a feature means something to an agent reading the review.
-
-    Single characters (with or without the n-gram prefix) and fragments with punctuation are
-    noise to a reader even when the model leans on them.
-    """
+    """Whether a feature reads as a term to an agent: a jieba word or word pair of two or more
+    characters without punctuation. Character n-grams help the model but straddle word
+    boundaries ("递太" of 快递太慢), so they are never shown."""
+    if feature.startswith(CHAR_PREFIX):
+        return False
     term = display_term(feature)
     return len(term) >= 2 and all(ch.isalnum() for ch in term)
 

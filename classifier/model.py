@@ -246,8 +246,8 @@ class ReviewClassifier:
         """Top terms per row by contribution (tf-idf value x weight) to one output column.
 
         Vectorised over the batch: non-positive and unexplainable contributions are dropped, the
-        rest sorted once by (row, -contribution); a short walk per row then skips terms that an
-        already listed term contains (a character pair inside a listed word).
+        rest sorted once by (row, -contribution); a short walk per row then skips terms that
+        overlap an already listed one (a word inside a listed word pair, or the reverse).
         """
         counts = np.diff(X.indptr)
         contrib = X.data * self.weights[X.indices, column] * np.repeat(sign, counts)
@@ -263,7 +263,8 @@ class ReviewClassifier:
             picked: list[Term] = []
             for j in range(starts[i], starts[i + 1]):
                 term = self._term(cols[j])
-                if any(term in p.term for p in picked):
+                # One of 压坏 / 压坏了 is enough for the reader: the stronger one is already listed.
+                if any(term in p.term or p.term in term for p in picked):
                     continue
                 picked.append(Term(term, contrib[j]))
                 if len(picked) >= TOP_TERMS:
