@@ -2,17 +2,16 @@
 
     from classifier import get_classifier
     predictions = get_classifier().predict_many(["物流太慢了", "很好用"])
+
+The model's names are imported on first use, so `classifier.causes` (the cause list the web
+and report code share) can be imported without numpy, scipy or jieba.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from classifier.causes import CAUSES, SPECIFIC_CAUSES
-from classifier.model import (
-    ModelError,
-    ModelIntegrityError,
-    Prediction,
-    ReviewClassifier,
-    Term,
-    get_classifier,
-)
 
 __all__ = [
     "CAUSES",
@@ -24,3 +23,13 @@ __all__ = [
     "Term",
     "get_classifier",
 ]
+
+_FROM_MODEL = frozenset(__all__) - {"CAUSES", "SPECIFIC_CAUSES"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_MODEL:
+        from classifier import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'classifier' has no attribute {name!r}")

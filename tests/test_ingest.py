@@ -88,7 +88,7 @@ def test_contract_json_counts_accepted_and_duplicates(db):
 
 def test_enqueue_hands_the_connection_and_redis_to_the_pipeline(db, redis_conn, monkeypatch):
     calls = []
-    monkeypatch.setattr(ingest_module, "_enqueue_pending", lambda: lambda conn, r: calls.append((conn, r)) or 3)
+    monkeypatch.setattr(ingest_module, "enqueue_pending", lambda conn, r: calls.append((conn, r)) or 3)
     assert enqueue_after_commit(db, redis_conn) == 3
     assert calls == [(db, redis_conn)]
 
@@ -99,7 +99,7 @@ def test_a_redis_outage_while_enqueueing_is_logged_not_raised(db, monkeypatch, c
         port = s.getsockname()[1]
     unreachable = connect_redis(f"redis://127.0.0.1:{port}/0")
     # Stands in for the pipeline's enqueue: any real Redis command fails the same way.
-    monkeypatch.setattr(ingest_module, "_enqueue_pending", lambda: lambda conn, r: r.rpush("score", "job"))
+    monkeypatch.setattr(ingest_module, "enqueue_pending", lambda conn, r: r.rpush("score", "job"))
     with caplog.at_level(logging.WARNING, logger="triage.ingest"):
         assert enqueue_after_commit(db, unreachable) is None
     assert "could not enqueue" in caplog.text
@@ -109,7 +109,7 @@ def test_a_busy_database_while_claiming_is_logged_not_raised(db, redis_conn, mon
     def locked(conn, r):
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(ingest_module, "_enqueue_pending", lambda: locked)
+    monkeypatch.setattr(ingest_module, "enqueue_pending", locked)
     with caplog.at_level(logging.WARNING, logger="triage.ingest"):
         assert enqueue_after_commit(db, redis_conn) is None  # the 202 is already earned
     assert "could not enqueue" in caplog.text
@@ -119,7 +119,7 @@ def test_a_bug_in_the_pipeline_is_not_swallowed(db, redis_conn, monkeypatch):
     def broken(conn, r):
         raise KeyError("bug")
 
-    monkeypatch.setattr(ingest_module, "_enqueue_pending", lambda: broken)
+    monkeypatch.setattr(ingest_module, "enqueue_pending", broken)
     with pytest.raises(KeyError):
         enqueue_after_commit(db, redis_conn)
 

@@ -118,9 +118,10 @@ def test_page_lists_past_published_reports(page, db):
     assert 'href="/reports/weekly?week=2026-W47"' in past
 
 
-def test_page_rejects_a_bad_week_with_400(page):
-    response = page("/reports/weekly?week=2026-W54")
-    assert response.status_code == 400
+@pytest.mark.parametrize("path", ["/reports/weekly", "/reports/weekly.csv"])
+def test_page_rejects_a_bad_week_with_400(page, path):
+    response = page(f"{path}?week=2026-W54")
+    assert (response.status_code, response.mimetype) == (400, "text/html")
     assert "2026 has 53 ISO weeks" in response.get_data(as_text=True)
 
 

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from triage.risk import RiskInput, assess, is_hidden_complainer, ltv_threshold, priority_for
+from triage.apply import cached_ltv_threshold
+from triage.risk import RiskInput, assess, is_hidden_complainer, priority_for
 
 # A middling complaint: every factor has room to move the score both ways.
 BASE = RiskInput(negative_prob=0.7, sentiment="negative", causes=("logistics",), rating=3)
@@ -115,11 +116,21 @@ def test_documented_worked_examples(inp, expected, priority):
     assert (round(risk.score, 3), risk.priority) == (round(expected, 3), priority)
 
 
-def test_ltv_threshold_is_the_nearest_rank_90th_percentile():
-    assert ltv_threshold([float(v) for v in range(1, 11)]) == 9.0  # ceil(0.9 * 10) = 9th value
-    assert ltv_threshold([5.0, None, 1.0]) == 5.0
+def ltv_threshold(db, settings, values) -> float | None:
+    """The threshold the apply job uses, over a customers table holding `values`."""
+    db.execute("DELETE FROM customers")
+    db.executemany(
+        "INSERT INTO customers (customer_id, ltv, first_seen_at, last_seen_at) VALUES (?, ?, '', '')",
+        [(f"c{i}", v) for i, v in enumerate(values)],
+    )
+    return cached_ltv_threshold(db, settings.db_path, max_age=0)
 
 
-def test_ltv_threshold_of_nothing_or_zeros_is_unknown():
-    assert ltv_threshold([]) is None
-    assert ltv_threshold([0.0] * 20) is None
+def test_ltv_threshold_is_the_nearest_rank_90th_percentile(db, settings):
+    assert ltv_threshold(db, settings, [float(v) for v in range(1, 11)]) == 9.0  # ceil(0.9 * 10) = 9th value
+    assert ltv_threshold(db, settings, [5.0, None, 1.0]) == 5.0
+
+
+def test_ltv_threshold_of_nothing_or_zeros_is_unknown(db, settings):
+    assert ltv_threshold(db, settings, []) is None
+    assert ltv_threshold(db, settings, [0.0] * 20) is None

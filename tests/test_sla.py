@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from triage.sla import (
-    POLICY_ENV_VAR,
     BusinessCalendar,
     SlaPolicy,
     SlaPolicyError,
@@ -26,7 +25,6 @@ from triage.sla import (
     due_at,
     elapsed,
     load_policy,
-    load_policy_from_env,
     next_transition,
     parse_policy,
 )
@@ -763,13 +761,3 @@ def test_unknown_timezone_is_a_policy_error(write_policy, with_file):
 def test_policy_errors_are_value_errors():
     with pytest.raises(ValueError, match="at_risk_fraction"):
         parse_policy({"at_risk_fraction": 2}, "Asia/Shanghai")
-
-
-def test_env_var_names_the_policy_file(write_policy):
-    environ = {POLICY_ENV_VAR: write_policy({"at_risk_fraction": 0.6})}
-    assert load_policy_from_env("Asia/Shanghai", environ).at_risk_fraction == 0.6
-
-
-@pytest.mark.parametrize("environ", [{}, {POLICY_ENV_VAR: ""}], ids=["unset", "empty"])
-def test_without_env_var_the_default_policy_applies(environ):
-    assert load_policy_from_env("Asia/Shanghai", environ) == default_policy()

@@ -161,7 +161,9 @@ _ltv_cache: dict[Path, tuple[float, float | None]] = {}
 
 
 def cached_ltv_threshold(conn: sqlite3.Connection, db_path: Path, *, max_age: float = LTV_CACHE_SECONDS) -> float | None:
-    """The top-10 % LTV threshold over the customers table, recomputed at most every `max_age` s.
+    """The top-10 % LTV threshold over the customers table, recomputed at most every `max_age` s:
+    the 90th percentile (nearest rank) of the known LTVs, None when none is known or it is 0 (a
+    threshold of 0 would make every customer "top 10 %").
 
     The percentile is read with ORDER BY/OFFSET on the ltv index, so only one value is fetched.
     """

@@ -50,7 +50,7 @@ from classifier.causes import CAUSES
 from triage import sla
 from triage.db import transaction
 from triage.errors import Conflict, NotFound
-from triage.timeutil import from_db, to_db, to_wire
+from triage.timeutil import from_db, to_db, to_wire, wire_from_db
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -61,6 +61,7 @@ __all__ = [
     "Clocks",
     "InvalidTransition",
     "VersionConflict",
+    "add_event",
     "add_review",
     "case_to_json",
     "cases_to_json",
@@ -122,7 +123,7 @@ def load_pauses(conn: sqlite3.Connection, case_id: int) -> list[sla.Pause]:
     return [(from_db(r["paused_at"]), from_db(r["resumed_at"])) for r in rows]
 
 
-def _event(
+def add_event(
     conn: sqlite3.Connection,
     case_id: int,
     kind: str,
@@ -133,6 +134,7 @@ def _event(
     to_status: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    """Append one audit event to the case's trail (inside the caller's transaction)."""
     conn.execute(
         "INSERT INTO case_events (case_id, at, actor, kind, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (case_id, to_db(now), actor, kind, from_status, to_status,
@@ -237,7 +239,7 @@ def _store_clocks(conn: sqlite3.Connection, row: sqlite3.Row, clocks: Clocks, no
             changes.append((clock, after))
             if after in _ESCALATING:
                 due = getattr(clocks, f"{clock}_due")
-                _event(conn, row["id"], f"sla_{after}", now, detail={"clock": clock, "due": to_wire(due)})
+                add_event(conn, row["id"], f"sla_{after}", now, detail={"clock": clock, "due": to_wire(due)})
     conn.execute(
         "UPDATE cases SET first_contact_due = ?, resolution_due = ?, sla_first_contact = ?, sla_resolution = ?,"
         " sla_next_check_at = ? WHERE id = ?",
@@ -304,7 +306,7 @@ def add_review(
     )
     if cur.rowcount == 1:
         case_id = int(cur.lastrowid)
-        _event(conn, case_id, "opened", now, to_status="open",
+        add_event(conn, case_id, "opened", now, to_status="open",
                detail={"review_pk": review_pk, "priority": priority, "risk": round(risk, 4)})
         if refresh:
             refresh_sla(conn, case_id, now, policy)
@@ -337,10 +339,10 @@ def _join(
         " WHERE id = ?",
         (new_priority, json.dumps(merged), risk, to_db(now), case_id),
     )
-    _event(conn, case_id, "review_added", now,
+    add_event(conn, case_id, "review_added", now,
            detail={"review_pk": review_pk, "priority": priority, "risk": round(risk, 4)})
     if new_priority != row["priority"]:
-        _event(conn, case_id, "priority_changed", now,
+        add_event(conn, case_id, "priority_changed", now,
                detail={"from": row["priority"], "to": new_priority, "review_pk": review_pk})
         if refresh:
             refresh_sla(conn, case_id, now, policy)
@@ -406,7 +408,7 @@ def transition(
             conn.execute("INSERT INTO case_pauses (case_id, paused_at) VALUES (?, ?)", (case_id, to_db(now)))
         detail = {k: v for k, v in (("assignee", changes.get("assignee")), ("resolution", resolution),
                                     ("note", note)) if v is not None}
-        _event(conn, case_id, "status_changed", now, actor, from_status=current, to_status=to_status,
+        add_event(conn, case_id, "status_changed", now, actor, from_status=current, to_status=to_status,
                detail=detail or None)
         changed = refresh_sla(conn, case_id, now, policy)
         if row["priority"] == "P1" and any(state == "breached" for _, state in changed):
@@ -473,13 +475,13 @@ def cases_to_json(
                 "assignee": row["assignee"],
                 "first_contact_due": to_wire(clocks.first_contact_due),
                 "resolution_due": to_wire(clocks.resolution_due),
-                "first_contacted_at": to_wire(from_db(row["first_contacted_at"])),
-                "resolved_at": to_wire(from_db(row["resolved_at"])),
+                "first_contacted_at": wire_from_db(row["first_contacted_at"]),
+                "resolved_at": wire_from_db(row["resolved_at"]),
                 "sla": {"first_contact": clocks.first_contact, "resolution": clocks.resolution},
                 # Beyond the contract: what the agents' queue needs.
                 "risk": round(row["risk"], 4),
-                "opened_at": to_wire(from_db(row["opened_at"])),
-                "updated_at": to_wire(from_db(row["updated_at"])),
+                "opened_at": wire_from_db(row["opened_at"]),
+                "updated_at": wire_from_db(row["updated_at"]),
                 "version": row["version"],
             }
         )

@@ -25,8 +25,9 @@ _policy: SlaPolicy | None = None
 _local = threading.local()
 
 
-def configure(value: Settings) -> None:
-    """Use `value` for this process from now on (drops cached connections and policy)."""
+def configure(value: Settings | None) -> None:
+    """Use `value` for this process from now on (drops cached connections and policy); None
+    goes back to settings from the environment."""
     global _settings, _policy
     with _lock:
         _settings = value
@@ -36,11 +37,7 @@ def configure(value: Settings) -> None:
 
 def reset() -> None:
     """Forget everything (tests)."""
-    global _settings, _policy
-    with _lock:
-        _settings = None
-        _policy = None
-    _drop_connection()
+    configure(None)
 
 
 def settings() -> Settings:

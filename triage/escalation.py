@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from triage.cases import add_event
 from triage.signing import sign
 from triage.timeutil import to_db, to_wire
 
@@ -64,10 +65,7 @@ def escalate_breach(
     if cur.rowcount != 1:
         return False
     conn.execute("UPDATE cases SET escalated_at = COALESCE(escalated_at, ?) WHERE id = ?", (to_db(now), case["id"]))
-    conn.execute(
-        "INSERT INTO case_events (case_id, at, actor, kind, detail) VALUES (?, ?, 'system', 'escalated', ?)",
-        (case["id"], to_db(now), json.dumps({"clock": clock, "webhook": bool(webhook_url)})),
-    )
+    add_event(conn, case["id"], "escalated", now, detail={"clock": clock, "webhook": bool(webhook_url)})
     if webhook_url:
         payload = {"event": "case.sla_breached", "clock": clock, "at": to_wire(now), "case": case}
         conn.execute(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from triage.db import open_db
 from triage.ingest import enqueue_after_commit, ingest
 from triage.redis_conn import connect_redis
 from triage.timeutil import utcnow
-from triage.validation import DEFAULT_PLATFORM, Review, validate_review
+from triage.validation import DEFAULT_PLATFORM, Review, loads_json, validate_review
 
 __all__ = ["MAX_REASONS_SHOWN", "ImportReport", "ImportUnreadable", "cli_import", "import_file", "read_rows"]
 
@@ -159,10 +158,6 @@ def _csv_rows(fh: TextIO) -> Iterator[Row]:
         yield Row(start, previous_end, raw)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _jsonl_rows(fh: TextIO) -> Iterator[Row]:
     for number, line in enumerate(fh, start=1):
         if not line.strip():
@@ -170,7 +165,7 @@ def _jsonl_rows(fh: TextIO) -> Iterator[Row]:
         if number == 1 and line.lstrip().startswith("["):
             raise ImportUnreadable("this is a JSON array; give JSON Lines (one review object per line)")
         try:
-            value = json.loads(line, parse_constant=_reject_constant)
+            value = loads_json(line)
         except (ValueError, RecursionError) as exc:
             yield Row(number, number, None, f"invalid JSON: {exc}")
             continue

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import redis
 
 from triage.db import transaction
+from triage.pipeline import enqueue_pending
 from triage.timeutil import to_db
 from triage.validation import Review
 
@@ -118,17 +119,6 @@ def ingest(conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.
     return IngestResult(tuple(outcomes))
 
 
-def _enqueue_pending():
-    """S2's `triage.pipeline.enqueue_pending`, or None while that module has not landed."""
-    try:
-        from triage.pipeline import enqueue_pending
-    except ModuleNotFoundError as exc:
-        if exc.name != "triage.pipeline":
-            raise
-        return None
-    return enqueue_pending
-
-
 def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | None) -> int | None:
     """Hand pending reviews to the scoring queue; the number enqueued, or None if it could not.
 
@@ -137,10 +127,6 @@ def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | N
     the reviews once Redis is back; so is a database too busy for the claim."""
     if redis_client is None:
         log.info("no Redis configured; pending reviews wait for the recovery sweep")
-        return None
-    enqueue_pending = _enqueue_pending()
-    if enqueue_pending is None:
-        log.warning("triage.pipeline is not available; pending reviews wait for the recovery sweep")
         return None
     try:
         return enqueue_pending(conn, redis_client)

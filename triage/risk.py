@@ -61,8 +61,7 @@ P2; 5★ "很好用" (n 0.05, no cause) → no case; 5★ "刮得很干净" (n 0
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -79,7 +78,6 @@ __all__ = [
     "is_complaint",
     "is_hidden_complainer",
     "is_top_customer",
-    "ltv_threshold",
     "nearest_rank",
     "priority_for",
     "text_complains",
@@ -106,7 +104,7 @@ class RiskInput:
     rating: int | None
     prior_complaints: int = 0  # the customer's complaints in the 30 days before this review
     customer_ltv: float | None = None
-    ltv_threshold: float | None = None  # from `ltv_threshold`; None: no customer value known
+    ltv_threshold: float | None = None  # from `triage.apply.cached_ltv_threshold`; None: unknown
 
 
 @dataclass(frozen=True)
@@ -132,18 +130,6 @@ def is_complaint(sentiment: str, negative_prob: float, causes: Sequence[str], ra
 def is_hidden_complainer(sentiment: str, negative_prob: float, causes: Sequence[str], rating: int | None) -> bool:
     """Stars say happy, text says otherwise: the complaint a star-based filter misses."""
     return rating is not None and rating >= HIDDEN_MIN_RATING and text_complains(sentiment, negative_prob, causes)
-
-
-def ltv_threshold(values: Iterable[float | None]) -> float | None:
-    """The 90th percentile (nearest rank) of the known LTVs; None when none is known or it is 0.
-
-    A threshold of 0 would make every customer "top 10 %", so it counts as unknown.
-    """
-    known = sorted(v for v in values if v is not None and math.isfinite(v) and v >= 0)
-    if not known:
-        return None
-    threshold = known[nearest_rank(len(known)) - 1]
-    return threshold if threshold > 0 else None
 
 
 def nearest_rank(count: int) -> int:

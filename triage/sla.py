@@ -54,7 +54,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -62,9 +62,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "DEFAULT_POLICY",
     "DEFAULT_TIMEZONE",
-    "POLICY_ENV_VAR",
     "PRIORITIES",
     "BusinessCalendar",
     "ClockState",
@@ -79,12 +77,10 @@ __all__ = [
     "due_at",
     "elapsed",
     "load_policy",
-    "load_policy_from_env",
     "next_transition",
     "parse_policy",
 ]
 
-POLICY_ENV_VAR = "TRIAGE_SLA_POLICY"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 PRIORITIES = ("P1", "P2", "P3")
 DEFAULT_AT_RISK_FRACTION = 0.75
@@ -240,10 +236,6 @@ def _check_intervals(intervals: Sequence[Interval]) -> None:
                 f"interval {_format_interval(interval)} overlaps or precedes the one before it"
             )
         previous_end = finish
-
-
-# Shared instance for read-only use; call default_policy() for one you may modify.
-DEFAULT_POLICY = default_policy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,12 +513,6 @@ def load_policy(path: str | os.PathLike[str] | None, timezone: str) -> SlaPolicy
         return parse_policy(data, timezone)
     except SlaPolicyError as exc:
         raise SlaPolicyError(exc.field, exc.problem, source) from None
-
-
-def load_policy_from_env(timezone: str, environ: Mapping[str, str] | None = None) -> SlaPolicy:
-    """`load_policy` for the file named by ``TRIAGE_SLA_POLICY`` (unset or empty: the default)."""
-    environ = os.environ if environ is None else environ
-    return load_policy(environ.get(POLICY_ENV_VAR) or None, timezone)
 
 
 def parse_policy(data: object, timezone: str) -> SlaPolicy:

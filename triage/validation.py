@@ -22,6 +22,7 @@ fix a whole batch in one round trip. Decisions where the contract is silent:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_BATCH",
     "ErrorItem",
     "Review",
+    "loads_json",
     "reviews_from_body",
     "validate_batch",
     "validate_review",
@@ -99,6 +101,15 @@ class _Collector:
         self.items.append({"index": self.index, "field": field, "message": message})
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_json(text: str) -> Any:
+    """`json.loads`, but refusing NaN and Infinity (Python accepts them; JSON does not)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def _is_number(value: Any) -> bool:
     # bool is an int subclass in Python; JSON true is not a number.
     return isinstance(value, int | float) and not isinstance(value, bool)
@@ -126,16 +137,9 @@ def _bounded(value: str | None, field: str, limit: int, errors: _Collector) -> s
 
 
 def _platform(raw: Mapping[str, Any], errors: _Collector) -> str | None:
-    value = raw.get("platform")
-    if value is None:
+    if raw.get("platform") is None:
         return DEFAULT_PLATFORM
-    if not isinstance(value, str):
-        errors.add("platform", "must be a string")
-        return None
-    if not value.strip():
-        errors.add("platform", "must not be blank")
-        return None
-    return _bounded(value, "platform", MAX_PLATFORM, errors)
+    return _bounded(_required_string(raw, "platform", errors), "platform", MAX_PLATFORM, errors)
 
 
 def _text(raw: Mapping[str, Any], errors: _Collector) -> str | None:
@@ -149,10 +153,7 @@ def _rating(raw: Mapping[str, Any], errors: _Collector) -> int | None:
     value = raw.get("rating")
     if value is None:
         return None
-    if not _is_number(value) or (isinstance(value, float) and not value.is_integer()):
-        errors.add("rating", "must be an integer from 1 to 5")
-        return None
-    if not 1 <= value <= 5:
+    if not _is_number(value) or (isinstance(value, float) and not value.is_integer()) or not 1 <= value <= 5:
         errors.add("rating", "must be an integer from 1 to 5")
         return None
     return int(value)

@@ -56,6 +56,7 @@ def _gate() -> Response | None:
     return _require_supervisor()
 
 
+@bp.errorhandler(WeekError)
 def _bad_week(exc: WeekError) -> Response:
     body = f"<!DOCTYPE html><meta charset=\"utf-8\"><title>无效的周</title><p>无效的周：{escape(exc.message)}</p>"
     return Response(body, status=400, mimetype="text/html")
@@ -79,20 +80,14 @@ def _links(week: IsoWeek) -> PageLinks:
 
 @bp.get("/reports/weekly")
 def weekly_page():
-    try:
-        week = requested_week()
-    except WeekError as exc:
-        return _bad_week(exc)
+    week = requested_week()
     report = weekly_report(get_db(), week, get_settings().timezone, fresh=wants_fresh())
     return Response(render_html(report, _links(week)), mimetype="text/html")
 
 
 @bp.get("/reports/weekly.csv")
 def weekly_csv():
-    try:
-        week = requested_week()
-    except WeekError as exc:
-        return _bad_week(exc)
+    week = requested_week()
     report = weekly_report(get_db(), week, get_settings().timezone, fresh=wants_fresh())
     return Response(
         render_csv(report),

@@ -36,11 +36,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from classifier.causes import CAUSE_NAMES_ZH
 from triage.reports.charts import bar_chart, line_chart, pct
 
 __all__ = ["CAUSE_LABELS", "PageLinks", "render_csv", "render_html", "render_json"]
 
-CAUSE_LABELS = {"logistics": "物流", "defect": "质量问题", "description_mismatch": "描述不符", "other": "其他"}
+CAUSE_LABELS = CAUSE_NAMES_ZH
 UNCATEGORISED = "未分类"
 CHART_CATEGORIES = 10
 

@@ -38,7 +38,7 @@ def publish_weekly(
     _, end = week.bounds(ZoneInfo(timezone))
     if now < end.astimezone(UTC):
         raise ValueError(f"{week} has not ended yet (it ends {to_wire(end, ZoneInfo(timezone))})")
-    report = {**build_weekly(conn, week, timezone, now=now), "published": True}
+    report = _as_published(build_weekly(conn, week, timezone, now=now))
     with transaction(conn):
         # Another process may have published meanwhile; the first one wins and stays.
         stored = conn.execute(

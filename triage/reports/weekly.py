@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from classifier.causes import CAUSES
 from triage.reports.weeks import IsoWeek
 from triage.timeutil import UTC, to_db, to_wire, utcnow
 
@@ -70,11 +71,6 @@ __all__ = ["MIN_REVIEWS_FOR_RATE", "TOP_PRODUCTS", "TREND_WEEKS", "build_weekly"
 TREND_WEEKS = 12
 TOP_PRODUCTS = 10
 MIN_REVIEWS_FOR_RATE = 20
-
-# Kept here rather than imported from `classifier`, whose import pulls in numpy and jieba: the
-# web process renders reports without ever loading the model. tests/test_report_weekly.py checks
-# the two lists agree.
-KNOWN_CAUSES: tuple[str, ...] = ("logistics", "defect", "description_mismatch", "other")
 
 Report = dict[str, Any]
 
@@ -240,7 +236,7 @@ def _by_cause(conn: sqlite3.Connection, lo: str, hi: str) -> dict[str, int]:
         """,
         (lo, hi),
     ).fetchall()
-    counts = dict.fromkeys(KNOWN_CAUSES, 0)
+    counts = dict.fromkeys(CAUSES, 0)
     extra = {}
     for row in rows:
         if row["cause"] in counts:

@@ -6,16 +6,15 @@ import re
 
 from flask import current_app, jsonify, request
 
-from triage.cases import STATUSES, cases_to_json
+from triage import cases
 from triage.errors import BadRequest, NotFound
-from triage.sla import SlaPolicy, load_policy
+from triage.sla import PRIORITIES, SlaPolicy, load_policy
 from triage.timeutil import utcnow
 from web.api import bp
 from web.db import get_db, get_settings
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-PRIORITIES = ("P1", "P2", "P3")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
@@ -57,7 +56,7 @@ def _integer(name: str, default: int, lowest: int, highest: int | None = None) -
 
 @bp.get("/cases")
 def list_cases():
-    statuses = _choices("status", STATUSES)
+    statuses = _choices("status", cases.STATUSES)
     priorities = _choices("priority", PRIORITIES)
     limit = _integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _integer("offset", 0, 0)
@@ -72,13 +71,13 @@ def list_cases():
     rows = conn.execute(
         f"SELECT * FROM cases{clause} ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?", [*params, limit, offset]
     ).fetchall()
-    return jsonify({"items": cases_to_json(conn, rows, utcnow(), _policy()), "total": total})
+    return jsonify({"items": cases.cases_to_json(conn, rows, utcnow(), _policy()), "total": total})
 
 
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
     conn = get_db()
-    row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
+    row = cases.get_case(conn, case_id)
     if row is None:
         raise NotFound(f"no case {case_id}")
-    return jsonify(cases_to_json(conn, [row], utcnow(), _policy())[0])
+    return jsonify(cases.case_to_json(conn, row, utcnow(), _policy()))

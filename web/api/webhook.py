@@ -9,7 +9,6 @@ after the commit; enqueueing for scoring afterwards may fail without losing anyt
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import jsonify, request
@@ -18,7 +17,7 @@ from triage.errors import InvalidJson, TooLarge, UnsupportedMediaType
 from triage.ingest import enqueue_after_commit, ingest
 from triage.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from triage.timeutil import utcnow
-from triage.validation import reviews_from_body
+from triage.validation import loads_json, reviews_from_body
 from web.api import bp
 from web.api.auth import public
 from web.db import get_db, get_redis, get_settings
@@ -45,14 +44,9 @@ def _read_body() -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> Any:
-    # Python's json accepts NaN and Infinity; JSON does not.
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        return loads_json(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InvalidJson("body is not UTF-8") from exc
     except (ValueError, RecursionError) as exc:
