@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,21 @@ def settings(tmp_path: Path, redis_server: EmbeddedRedis) -> Settings:
         "TRIAGE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "TRIAGE_SECRET_KEY": "test-secret-key",
         "TRIAGE_TIMEZONE": "Asia/Shanghai",
+    }
+    return Settings.from_env(env, var_dir=tmp_path / "var")
+
+
+@pytest.fixture()
+def settings_without_redis(tmp_path: Path) -> Settings:
+    """Settings whose REDIS_URL points at a closed local port: Redis is configured but down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "TRIAGE_DB": str(tmp_path / "t.db"),
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "TRIAGE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "TRIAGE_SECRET_KEY": "k",
     }
     return Settings.from_env(env, var_dir=tmp_path / "var")
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 
 import pytest
 
-from tests.conftest import WEBHOOK_SECRET
-from triage.config import Settings
 from triage.db import transaction
 from triage.ingest import ingest
 from triage.timeutil import to_db, utcnow
@@ -40,12 +37,6 @@ def add_case(db, customer_id, status="open", *, first="ok", resolution="ok", fir
             (customer_id, status, now, now, now, first, resolution, first_due, resolution_due),
         )
     return cur.lastrowid
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- authentication ---------------------------------------------------------------------------
@@ -206,16 +197,8 @@ def test_healthz_needs_no_token_and_reports_every_part_ok(client, redis_conn, cl
     )
 
 
-def test_healthz_is_503_naming_redis_when_it_is_unreachable(tmp_path, classifier):
-    settings = Settings.from_env(
-        {
-            "TRIAGE_DB": str(tmp_path / "t.db"),
-            "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0",
-            "TRIAGE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "TRIAGE_SECRET_KEY": "k",
-        },
-        var_dir=tmp_path / "var",
-    )
+def test_healthz_is_503_naming_redis_when_it_is_unreachable(settings_without_redis, classifier):
+    settings = settings_without_redis
     response = create_app(settings).test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"db": "ok", "redis": "down", "model": classifier.version, "down": ["redis"]}
