@@ -212,12 +212,12 @@ def import_file(
     def flush() -> None:
         if not batch:
             return
-        result = ingest(conn, batch, utcnow())
+        result = ingest(conn, batch, utcnow(), claim=redis_client is not None)
         report.accepted += result.accepted
         report.duplicates += result.duplicates
         batch.clear()
         if result.accepted:
-            enqueue_after_commit(conn, redis_client)
+            enqueue_after_commit(conn, redis_client, result)
 
     bar = tqdm(total=total_lines, unit="line", desc=f"importing {path.name}", file=progress or sys.stderr)
     try:

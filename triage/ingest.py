@@ -3,6 +3,13 @@
 A redelivered review is a duplicate: not stored again, so never re-scored and never the cause of
 a second case. A repeat inside one batch is a duplicate of its first occurrence. Scoring is
 handed to the pipeline only after the commit (`enqueue_after_commit`).
+
+With ``claim=True`` (the webhook and the importer, when Redis is configured) the new reviews are
+stored already claimed for scoring: each chunk of `DEFAULT_BATCH_SIZE` gets a score job id, and
+``enqueued_at``/``score_job``/``attempts`` are written by the INSERT itself. So one request takes
+SQLite's write lock exactly once (store and claim together), and a request with nothing new
+claims nothing. If the enqueue after the commit fails, the claimed reviews are picked up by the
+recovery sweep once their claim is older than `triage.pipeline.GRACE` (their job is not in Redis).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any, Literal
 import redis
 
 from triage.db import transaction
-from triage.pipeline import enqueue_pending
+from triage.pipeline import DEFAULT_BATCH_SIZE, Claim, enqueue_claims, enqueue_pending, new_job_id
 from triage.timeutil import to_db
 from triage.validation import Review
 
@@ -37,6 +44,7 @@ class Outcome:
 @dataclass(frozen=True)
 class IngestResult:
     reviews: tuple[Outcome, ...]
+    claims: tuple[Claim, ...] = ()  # score jobs claimed in the same transaction, to enqueue after it
 
     @property
     def accepted(self) -> int:
@@ -57,9 +65,11 @@ class IngestResult:
 
 _INSERT_REVIEW = """
     INSERT INTO reviews (platform, review_id, text, rating, customer_id, customer_name, customer_ltv,
-                         product_id, product_name, category, order_id, created_at, received_at)
+                         product_id, product_name, category, order_id, created_at, received_at,
+                         enqueued_at, score_job, attempts)
     VALUES (:platform, :review_id, :text, :rating, :customer_id, :customer_name, :customer_ltv,
-            :product_id, :product_name, :category, :order_id, :created_at, :received_at)
+            :product_id, :product_name, :category, :order_id, :created_at, :received_at,
+            :enqueued_at, :score_job, :attempts)
     ON CONFLICT (platform, review_id) DO NOTHING
     RETURNING id
 """
@@ -99,28 +109,49 @@ def _row(review: Review, received_at: str) -> dict[str, Any]:
     }
 
 
-def ingest(conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.datetime) -> IngestResult:
+def ingest(
+    conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.datetime, *, claim: bool = False
+) -> IngestResult:
     """Store a validated batch in one transaction; outcomes in input order.
 
-    New reviews are `pending` with no enqueue yet. Duplicates change nothing, not even the
+    New reviews are `pending`; without `claim` not yet enqueued, with it claimed for scoring in
+    the same transaction (see the module docstring). Duplicates change nothing, not even the
     customer record. `received_at` (aware) also stands in for a missing `created_at`."""
     received = to_db(received_at)
     outcomes: list[Outcome] = []
+    claims: list[Claim] = []
+    customers: list[dict[str, Any]] = []
     with transaction(conn):
         for review in reviews:
             row = _row(review, received)
+            if claim:
+                if not claims or len(claims[-1].items) >= DEFAULT_BATCH_SIZE:
+                    claims.append(Claim(new_job_id(), []))
+                row.update(enqueued_at=received, score_job=claims[-1].job_id, attempts=1)
+            else:
+                row.update(enqueued_at=None, score_job=None, attempts=0)
             # fetchall, not fetchone: the statement must finish before the next one runs.
             stored = conn.execute(_INSERT_REVIEW, row).fetchall()
             if not stored:
                 outcomes.append(Outcome(review.platform, review.review_id, "duplicate"))
                 continue
-            conn.execute(_UPSERT_CUSTOMER, row)
-            outcomes.append(Outcome(review.platform, review.review_id, "accepted", stored[0][0]))
-    return IngestResult(tuple(outcomes))
+            customers.append(row)
+            pk = stored[0][0]
+            if claim:
+                claims[-1].items.append([pk, review.text])
+            outcomes.append(Outcome(review.platform, review.review_id, "accepted", pk))
+        # In input order, so the newest-wins rule sees the batch as it came.
+        conn.executemany(_UPSERT_CUSTOMER, customers)
+    return IngestResult(tuple(outcomes), tuple(c for c in claims if c.items))
 
 
-def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | None) -> int | None:
-    """Hand pending reviews to the scoring queue; the number enqueued, or None if it could not.
+def enqueue_after_commit(
+    conn: sqlite3.Connection, redis_client: redis.Redis | None, result: IngestResult | None = None
+) -> int | None:
+    """Hand reviews to the scoring queue; the number enqueued, or None if it could not.
+
+    With the `result` of an ``ingest(..., claim=True)``: its claimed jobs, no database access.
+    Without: claims and enqueues whatever is pending and unclaimed (`enqueue_pending`).
 
     Called after the commit, so the reviews are safe whatever happens here: a Redis outage is
     logged, not raised (the caller has already earned its 202), and the recovery sweep enqueues
@@ -129,6 +160,8 @@ def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | N
         log.info("no Redis configured; pending reviews wait for the recovery sweep")
         return None
     try:
+        if result is not None and result.claims:
+            return enqueue_claims(redis_client, result.claims)
         return enqueue_pending(conn, redis_client)
     except (redis.RedisError, OSError, sqlite3.OperationalError) as exc:
         # OperationalError: the claim could not get the write lock in time (busy database). Its

@@ -1,0 +1,86 @@
+"""The webhook's write path: one write transaction per request, store and claim together."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from rq import Queue
+
+import web.db
+from triage import db as triage_db
+
+URL = "/api/v1/webhooks/reviews"
+
+
+@pytest.fixture()
+def statements(monkeypatch) -> list[str]:
+    """Every SQL statement the web app's connections run, in order."""
+    seen: list[str] = []
+
+    def traced(path):
+        conn = triage_db.connect(path)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    monkeypatch.setattr(web.db, "connect", traced)
+    return seen
+
+
+@pytest.fixture()
+def post(client, signed, redis_conn):
+    def send(payload):
+        body, headers = signed(payload)
+        response = client.post(URL, data=body, headers=headers)
+        assert response.status_code == 202
+        return response
+
+    return send
+
+
+def writes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith("BEGIN")]
+
+
+def test_a_webhook_request_takes_the_write_lock_once(post, make_review, statements):
+    post({"reviews": [make_review(review_id=f"r{i}", customer_id=f"c{i}") for i in range(3)]})
+    assert writes(statements) == ["BEGIN IMMEDIATE"]
+    assert not [s for s in statements if s.startswith("UPDATE reviews")]  # the claim is in the INSERT
+
+
+def test_new_reviews_are_stored_already_claimed_by_their_score_job(post, make_review, settings, redis_conn):
+    post({"reviews": [make_review(review_id="a"), make_review(review_id="b")]})
+    conn = sqlite3.connect(settings.db_path)
+    rows = conn.execute("SELECT id, enqueued_at, score_job, attempts FROM reviews ORDER BY id").fetchall()
+    [job] = Queue("score", connection=redis_conn).get_jobs()
+    assert {r[2] for r in rows} == {job.id}
+    assert all(r[1] is not None and r[3] == 1 for r in rows)
+    assert [pk for pk, _ in job.args[0]] == [r[0] for r in rows]
+
+
+def test_a_big_batch_is_claimed_in_score_jobs_of_at_most_100(post, make_review, redis_conn):
+    post({"reviews": [make_review(review_id=f"r{i}", customer_id=f"c{i}") for i in range(250)]})
+    sizes = sorted(len(job.args[0]) for job in Queue("score", connection=redis_conn).get_jobs())
+    assert sizes == [50, 100, 100]
+
+
+def test_a_request_of_duplicates_claims_nothing(post, make_review, statements, redis_conn):
+    post(make_review(review_id="a"))
+    statements.clear()
+    post(make_review(review_id="a"))
+    assert writes(statements) == ["BEGIN IMMEDIATE"]  # the insert that finds the duplicate, no claim
+    assert len(Queue("score", connection=redis_conn).get_jobs()) == 1
+
+
+def test_reviews_claimed_before_a_failed_enqueue_are_recovered(settings_without_redis, signed, make_review,
+                                                               redis_conn):
+    from triage import pipeline
+    from triage.timeutil import utcnow
+    from web import create_app
+
+    body, headers = signed(make_review(review_id="a"))
+    assert create_app(settings_without_redis).test_client().post(URL, data=body, headers=headers).status_code == 202
+    conn = triage_db.open_db(settings_without_redis.db_path)
+    later = utcnow() + pipeline.GRACE
+    assert pipeline.recover(conn, redis_conn, now=later) == 1
+    assert len(Queue("score", connection=redis_conn).get_jobs()) == 1
