@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 from rq import Queue
+from rq.job import Job, JobStatus
 
 import web.db
 from triage import db as triage_db
@@ -84,3 +85,33 @@ def test_reviews_claimed_before_a_failed_enqueue_are_recovered(settings_without_
     later = utcnow() + pipeline.GRACE
     assert pipeline.recover(conn, redis_conn, now=later) == 1
     assert len(Queue("score", connection=redis_conn).get_jobs()) == 1
+
+
+def test_the_db_workers_connection_does_not_fsync_every_commit(settings):
+    """Apply is idempotent and recoverable (triage.db.SYNCHRONOUS): NORMAL, not FULL."""
+    from triage import context
+
+    context.configure(settings)
+    try:
+        assert context.db().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    finally:
+        context.reset()
+
+
+def test_a_review_whose_apply_was_lost_is_scored_again(db, redis_conn, settings):
+    """What NORMAL may lose to a power cut: an applied batch rolls back to pending; recovery re-enqueues it."""
+    from triage import pipeline
+    from triage.ingest import ingest
+    from triage.timeutil import utcnow
+    from triage.validation import reviews_from_body
+
+    [review] = reviews_from_body({"review_id": "a", "text": "物流太慢了", "customer_id": "c1", "product_id": "p1"})
+    result = ingest(db, [review], utcnow(), claim=True)
+    [claim] = result.claims
+    # The score job ran and its apply "committed", then the machine lost power: Redis says both
+    # finished, the database still says pending.
+    for job_id in (claim.job_id, f"apply-{claim.job_id}"):
+        job = Job.create("triage.jobs.score_batch", args=([],), id=job_id, connection=redis_conn)
+        job.set_status(JobStatus.FINISHED, pipeline=None)
+        job.save()
+    assert pipeline.recover(db, redis_conn, now=utcnow() + pipeline.GRACE) == 1

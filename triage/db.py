@@ -17,7 +17,7 @@ import sqlite_utils
 
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "connect", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "SYNCHRONOUS", "connect", "migrate", "open_db", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -304,8 +304,26 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
-    """A connection with the pragmas every process needs (WAL, busy timeout, foreign keys)."""
+# `PRAGMA synchronous` by connection role. In WAL mode a commit under NORMAL is safe from a crash of
+# the process but not of the machine (power loss, kernel panic): the last transactions may roll back.
+# FULL also fsyncs the WAL at every commit, and, as the WAL is one file appended in order, that
+# fsync makes every earlier commit durable as well, whatever its own setting.
+#
+# * "ingest" (web requests, imports, CLI): FULL. A 202 promises the reviews are committed, and the
+#   connector will not send them again; an agent's action is what a person did. Neither can be
+#   recomputed, so neither may be lost.
+# * "apply" (the db worker: applying scores, SLA checks, outbox delivery, report publishing):
+#   NORMAL. Everything it writes is derived and idempotent: a power loss that rolls back the last
+#   applies leaves those reviews `pending` with their old claim, the recovery sweep finds their
+#   jobs finished or gone and scores them again (the model is deterministic), SLA states are
+#   recomputed from the case rows, escalations are deduplicated by their key and delivered at
+#   least once anyway. What it saves is one fsync per apply transaction (bench: docs/benchmarks.md).
+SYNCHRONOUS = {"ingest": "FULL", "apply": "NORMAL"}
+
+
+def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
+    """A connection with the pragmas every process needs (WAL, busy timeout, foreign keys) and the
+    durability of its `role` (see `SYNCHRONOUS`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in `transaction`), so a
@@ -314,10 +332,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
-    # FULL: a commit is on disk when it returns, so the webhook's 202 ("committed; a crash after it
-    # loses nothing") holds through a power loss or OS crash too, not only a process crash. In WAL
-    # mode that is one fsync of the WAL per transaction.
-    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[role]}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
@@ -358,8 +373,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     return done
 
 
-def open_db(path: Path | str) -> sqlite3.Connection:
+def open_db(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     """Connect and bring the schema up to date."""
-    conn = connect(path)
+    conn = connect(path, role=role)
     migrate(conn)
     return conn

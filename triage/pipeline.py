@@ -300,7 +300,7 @@ class Sweeper:
             while not self._stop.wait(self.interval):
                 try:
                     if conn is None:
-                        conn = open_db(self.settings.db_path)
+                        conn = open_db(self.settings.db_path, role="apply")
                         redis = connect_redis(self.settings.redis_url)
                     report = sweep(conn, redis, self.settings, policy=self.policy)
                     if any(report.values()):

@@ -84,6 +84,10 @@ def verify_token(conn: sqlite3.Connection, token: str | None, *, now: dt.datetim
         return None
     now = now or utcnow()
     cutoff = to_db(now - LAST_USED_GRANULARITY)
+    if row["last_used_at"] is not None and row["last_used_at"] > cutoff:
+        # Recorded within the minute: a read request must not take the write lock for nothing
+        # (an UPDATE takes it even when it matches no row).
+        return _from_row(row)
     # The condition sits in the UPDATE itself, so concurrent requests cannot both write.
     conn.execute(
         "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
