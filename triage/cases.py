@@ -445,7 +445,8 @@ def cases_to_json(
     conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], now: datetime, policy: sla.SlaPolicy | None = None
 ) -> list[dict[str, Any]]:
     """The contract's case objects for `rows`, SLA states computed for `now` (right even before a
-    timer job has fired). Three queries whatever the number of rows."""
+    timer job has fired). Three queries whatever the number of rows, each in its index's order
+    (by case, then time), so none sorts."""
     if policy is None:
         from triage import context
 
@@ -455,10 +456,11 @@ def cases_to_json(
     pauses: dict[int, list[sla.Pause]] = {i: [] for i in ids}
     if ids:
         marks = ",".join("?" * len(ids))
-        for r in conn.execute(f"SELECT case_id, review_id FROM reviews WHERE case_id IN ({marks}) ORDER BY id", ids):
+        for r in conn.execute(f"SELECT case_id, review_id FROM reviews WHERE case_id IN ({marks}) ORDER BY case_id, id", ids):
             review_ids[r["case_id"]].append(r["review_id"])
         for r in conn.execute(
-            f"SELECT case_id, paused_at, resumed_at FROM case_pauses WHERE case_id IN ({marks}) ORDER BY paused_at", ids
+            f"SELECT case_id, paused_at, resumed_at FROM case_pauses WHERE case_id IN ({marks})"
+            " ORDER BY case_id, paused_at", ids
         ):
             pauses[r["case_id"]].append((from_db(r["paused_at"]), from_db(r["resumed_at"])))
     out = []

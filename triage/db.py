@@ -296,11 +296,112 @@ def _m010_work_queue(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+# Counters for GET /api/v1/stats and the case list's totals, kept by triggers: every writer
+# (webhook, apply, SLA checks, agents' actions, whatever lands later) updates them inside its own
+# transaction without having to know about them, so they cannot drift from the rows.
+#   reviews:<status>             reviews by status (pending, scored, failed)
+#   cases:<status>:<priority>    cases by status and priority (any status/priority filter's total)
+#   cases:breached_marked        active cases (not resolved/closed) with either clock marked 'breached'
+_CASE_KEY = "'cases:' || {r}.status || ':' || {r}.priority"
+_MARKED = ("({r}.status NOT IN ('resolved', 'closed')"
+           " AND ({r}.sla_first_contact = 'breached' OR {r}.sla_resolution = 'breached'))")
+_COUNTER_TRIGGERS = f"""
+CREATE TRIGGER counters_review_insert AFTER INSERT ON reviews BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'reviews:' || new.status;
+END;
+CREATE TRIGGER counters_review_delete AFTER DELETE ON reviews BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = 'reviews:' || old.status;
+END;
+CREATE TRIGGER counters_review_status AFTER UPDATE OF status ON reviews WHEN old.status <> new.status BEGIN
+    UPDATE counters SET value = value + (name = 'reviews:' || new.status) - (name = 'reviews:' || old.status)
+    WHERE name IN ('reviews:' || old.status, 'reviews:' || new.status);
+END;
+CREATE TRIGGER counters_case_insert AFTER INSERT ON cases BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = {_CASE_KEY.format(r="new")};
+    UPDATE counters SET value = value + 1 WHERE name = 'cases:breached_marked' AND {_MARKED.format(r="new")};
+END;
+CREATE TRIGGER counters_case_delete AFTER DELETE ON cases BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = {_CASE_KEY.format(r="old")};
+    UPDATE counters SET value = value - 1 WHERE name = 'cases:breached_marked' AND {_MARKED.format(r="old")};
+END;
+CREATE TRIGGER counters_case_update AFTER UPDATE OF status, priority, sla_first_contact, sla_resolution ON cases
+WHEN old.status <> new.status OR old.priority <> new.priority OR old.sla_first_contact <> new.sla_first_contact
+     OR old.sla_resolution <> new.sla_resolution BEGIN
+    UPDATE counters SET value = value + (name = {_CASE_KEY.format(r="new")}) - (name = {_CASE_KEY.format(r="old")})
+    WHERE (old.status <> new.status OR old.priority <> new.priority)
+      AND name IN ({_CASE_KEY.format(r="old")}, {_CASE_KEY.format(r="new")});
+    UPDATE counters SET value = value + {_MARKED.format(r="new")} - {_MARKED.format(r="old")}
+    WHERE name = 'cases:breached_marked' AND {_MARKED.format(r="new")} <> {_MARKED.format(r="old")};
+END;
+"""
+
+# The clocks still running and not yet marked breached, by due time: stats count the ones past due
+# (the moments before an SLA check marks them) with a range lookup instead of a scan. The WHERE
+# clauses are repeated verbatim by `triage.stats`, which is what lets the planner use them.
+RUNNING_FIRST_CONTACT = (
+    "status NOT IN ('resolved', 'closed', 'waiting_customer') AND first_contacted_at IS NULL"
+    " AND sla_first_contact NOT IN ('met', 'breached') AND sla_resolution <> 'breached'"
+)
+RUNNING_RESOLUTION = (
+    "status NOT IN ('resolved', 'closed', 'waiting_customer') AND resolved_at IS NULL"
+    " AND sla_resolution NOT IN ('met', 'breached') AND sla_first_contact <> 'breached'"
+)
+
+
+def _m040_counters_and_indexes(db: sqlite_utils.Database) -> None:
+    # Counters, backfilled from the rows (one pass each, once), then kept by triggers.
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")
+    names = [f"reviews:{s}" for s in ("pending", "scored", "failed")]
+    names += [f"cases:{s}:{p}" for s in ("open", "claimed", "contacted", "waiting_customer", "resolved", "closed")
+              for p in ("P1", "P2", "P3")]
+    names.append("cases:breached_marked")
+    db.conn.executemany("INSERT INTO counters (name, value) VALUES (?, 0)", [(n,) for n in names])
+    db.execute(
+        "UPDATE counters SET value = c.n FROM (SELECT 'reviews:' || status AS k, count(*) AS n FROM reviews"
+        " GROUP BY status) AS c WHERE counters.name = c.k"
+    )
+    db.execute(
+        "UPDATE counters SET value = c.n FROM (SELECT 'cases:' || status || ':' || priority AS k, count(*) AS n"
+        " FROM cases GROUP BY status, priority) AS c WHERE counters.name = c.k"
+    )
+    db.execute(
+        "UPDATE counters SET value = (SELECT count(*) FROM cases WHERE status NOT IN ('resolved', 'closed')"
+        " AND (sla_first_contact = 'breached' OR sla_resolution = 'breached')) WHERE name = 'cases:breached_marked'"
+    )
+    for statement in _COUNTER_TRIGGERS.split("END;"):
+        if statement.strip():
+            db.execute(statement + "END;")
+    # Indexes: each one's users are listed in docs/benchmarks.md ("Indexes and their queries").
+    for statement in (
+        # reviews_created duplicated the first column of reviews_report_week, which serves every
+        # query by created_at (report, report schedule).
+        "DROP INDEX reviews_created",
+        # Only pending reviews are ever looked up by status (claims, recovery); scored and failed
+        # are counted by the counters. A partial index holds a few hundred rows instead of a million,
+        # and applying a score deletes one entry instead of moving one.
+        "DROP INDEX reviews_status",
+        "CREATE INDEX reviews_pending ON reviews(enqueued_at) WHERE status = 'pending'",
+        # Only reviews in a case are looked up by case (the case JSON's review ids): three in four
+        # scored reviews have none and need no entry.
+        "DROP INDEX reviews_case",
+        "CREATE INDEX reviews_case ON reviews(case_id) WHERE case_id IS NOT NULL",
+        # GET /api/v1/cases?status=S (newest first): one status, in list order, without a sort.
+        "CREATE INDEX cases_status_opened ON cases(status, opened_at)",
+        # A case's pauses in time order (SLA clocks, the case JSON) straight from the index.
+        "DROP INDEX case_pauses_case",
+        "CREATE INDEX case_pauses_case ON case_pauses(case_id, paused_at)",
+        f"CREATE INDEX cases_running_first_contact ON cases(first_contact_due) WHERE {RUNNING_FIRST_CONTACT}",
+        f"CREATE INDEX cases_running_resolution ON cases(resolution_due) WHERE {RUNNING_RESOLUTION}",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
     ("010_work_queue", _m010_work_queue),
+    ("040_counters_and_indexes", _m040_counters_and_indexes),
 ]
 
 

@@ -9,6 +9,7 @@ from flask import current_app, jsonify, request
 from triage import cases
 from triage.errors import BadRequest, NotFound
 from triage.sla import PRIORITIES, SlaPolicy, load_policy
+from triage.stats import case_count, counters
 from triage.timeutil import utcnow
 from web.api import bp
 from web.db import get_db, get_settings
@@ -67,11 +68,22 @@ def list_cases():
             params.extend(values)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     conn = get_db()
-    total = conn.execute(f"SELECT COUNT(*) FROM cases{clause}", params).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT * FROM cases{clause} ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?", [*params, limit, offset]
-    ).fetchall()
-    return jsonify({"items": cases.cases_to_json(conn, rows, utcnow(), _policy()), "total": total})
+    conn.execute("BEGIN")  # one snapshot for the total and the page
+    try:
+        # The counters kept by triggers (triage.stats), not a count over the index.
+        total = case_count(counters(conn), statuses or cases.STATUSES, priorities or PRIORITIES)
+        # The page's ids first, from the index alone (status, opened_at, id), then only those rows:
+        # a deep offset skips index entries, not table rows.
+        ids = [r[0] for r in conn.execute(
+            f"SELECT id FROM cases{clause} ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+        )]
+        marks = ",".join("?" * len(ids))
+        by_id = {r["id"]: r for r in conn.execute(f"SELECT * FROM cases WHERE id IN ({marks})", ids)} if ids else {}
+        rows = [by_id[i] for i in ids]
+        items = cases.cases_to_json(conn, rows, utcnow(), _policy())
+    finally:
+        conn.execute("COMMIT")
+    return jsonify({"items": items, "total": total})
 
 
 @bp.get("/cases/<int:case_id>")
