@@ -19,6 +19,7 @@ from typing import Any
 from classifier.causes import CAUSES
 from triage import cases, risk
 from triage.db import transaction
+from triage.score_columns import stored_json
 from triage.sla import SlaPolicy
 from triage.timers import check_case_in_tx
 from triage.timeutil import from_db, to_db
@@ -117,13 +118,15 @@ def _apply_scored(
         if assessed.priority is not None:
             case = book.add(row["customer_id"], row["id"], assessed.priority, assessed.score, causes)
             complaints.add(row)
+        # Results from `score_items` carry their JSON columns ready (serialised on the scoring
+        # machine); older ones, still queued from before an upgrade, are serialised here.
+        stored = result.get("stored") or stored_json(result)
         updates.append([
             result["sentiment"],
             float(result["negative_prob"]),
-            json.dumps(causes),
-            json.dumps(result.get("cause_probs") or {}),
-            json.dumps({"sentiment": result.get("terms") or [], "causes": result.get("cause_terms") or {}},
-                       ensure_ascii=False),
+            stored["causes"],
+            stored["cause_probs"],
+            stored["terms"],
             result.get("model_version"),
             to_db(now),
             round(assessed.score, 6),

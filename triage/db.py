@@ -17,7 +17,7 @@ import sqlite_utils
 
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "SYNCHRONOUS", "connect", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "SYNCHRONOUS", "WAL_AUTOCHECKPOINT", "connect", "migrate", "open_db", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -420,6 +420,11 @@ MIGRATIONS: list[Migration] = [
 #   recomputed from the case rows, escalations are deduplicated by their key and delivered at
 #   least once anyway. What it saves is one fsync per apply transaction (bench: docs/benchmarks.md).
 SYNCHRONOUS = {"ingest": "FULL", "apply": "NORMAL"}
+# WAL checkpoints (copying the WAL back into the database file, with fsyncs) run in whichever
+# connection's commit finds the WAL past its threshold. The db worker commits all the time and its
+# latency matters to nobody, so it checkpoints at SQLite's default (1000 pages, ~4 MB); web requests
+# only as a safety net when no db worker runs (10,000 pages), so a webhook's 202 does not wait for one.
+WAL_AUTOCHECKPOINT = {"ingest": 10_000, "apply": 1000}
 
 
 def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
@@ -434,6 +439,7 @@ def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[role]}")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT[role]}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 

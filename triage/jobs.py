@@ -27,6 +27,7 @@ from rq import Callback, Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
+from triage.score_columns import stored_json
 from triage.timeutil import to_wire, utcnow
 
 __all__ = [
@@ -94,8 +95,12 @@ def score_items(items: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         if isinstance(prediction, Exception):
             results.append({"pk": pk, "error": f"scoring failed: {type(prediction).__name__}: {prediction}"[:500]})
         else:
-            results.append({"pk": pk, "model_version": model.version, **prediction.to_json()})
+            result = {"pk": pk, "model_version": model.version, **prediction.to_json()}
+            result["stored"] = stored_json(result)
+            results.append(result)
     return results
+
+
 
 
 def score_batch(items: Sequence[Sequence[Any]]) -> dict[str, Any]:
