@@ -41,6 +41,18 @@ def find_chromium() -> tuple[str | None, str]:
     return None, f"browser tests: no Chromium at {DEFAULT_CHROMIUM} or on PATH (apt-get install chromium)"
 
 
+def browser_unavailable() -> str | None:
+    """Why the browser tests cannot run here, in one line, or None when they can."""
+    path, reason = find_chromium()
+    if path is None:
+        return reason
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "browser tests: Playwright for Python is not installed (pip install -e '.[test]')"
+    return None
+
+
 @dataclass
 class LiveApp:
     url: str
@@ -94,13 +106,12 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    path, reason = find_chromium()
-    if path is None:
+    reason = browser_unavailable()
+    if reason:
         pytest.skip(reason)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests: Playwright for Python is not installed (pip install -e '.[test]')")
+    from playwright.sync_api import sync_playwright
+
+    path, _ = find_chromium()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         yield browser

@@ -10,9 +10,12 @@ import re
 
 import pytest
 
-from tests.browser.conftest import AGENT, SUPERVISOR
+from tests.browser.conftest import AGENT, SUPERVISOR, browser_unavailable
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if (_why := browser_unavailable()) is not None:
+    pytest.skip(_why, allow_module_level=True)  # one line for the module, not one per test
 
 
 def sign_in(page, live_app, username: str, password: str) -> None:
