@@ -18,7 +18,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     else:
         settings = Settings.from_env(dict(config) if config is not None else None)
     app = Flask(__name__)
-    app.config["SETTINGS"] = settings
+    _install_resources(app, settings)
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook enforces its own 1 MiB limit with the contract's error
     app.json.ensure_ascii = False
@@ -37,6 +37,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     _register_optional_blueprints(app)
     return app
+
+
+def _install_resources(app: Flask, settings: Settings) -> None:
+    """What requests need, built once: settings, SLA policy, Redis client (see web.resources)."""
+    from web.resources import build_resources, install
+
+    install(app, build_resources(settings))
 
 
 def _register_optional_blueprints(app: Flask) -> None:
