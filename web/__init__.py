@@ -19,7 +19,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     else:
         settings = Settings.from_env(dict(config) if config is not None else None)
     app = Flask(__name__)
-    app.config["SETTINGS"] = settings
+    _install_resources(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook enforces its own 1 MiB limit with the contract's error
     app.json.ensure_ascii = False
     app.json.sort_keys = False
@@ -45,3 +45,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(queue.bp)
     app.register_blueprint(reports.bp)
     return app
+
+
+def _install_resources(app: Flask, settings: Settings) -> None:
+    """What requests need, built once: settings, SLA policy, Redis client (see web.resources)."""
+    from web.resources import build_resources, install
+
+    install(app, build_resources(settings))

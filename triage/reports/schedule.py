@@ -1,6 +1,6 @@
 """The weekly publishing job: every Monday 09:00 in TRIAGE_TIMEZONE, publish last week's report.
 
-Wiring: the database host's worker calls `schedule_weekly(queue_or_redis)` once at start-up.
+Wiring: the database host's worker calls `schedule_weekly(queue_or_redis, timezone=...)` once at start-up.
 That schedules `publish_last_week(week=...)` with rq's `enqueue_at` for the next Monday 09:00
 local time; the job publishes, then schedules the following Monday's run itself. Job ids are
 deterministic (`weekly-report-2026-W48`, named after the week to publish), so calling
@@ -83,20 +83,16 @@ def schedule_weekly(
     queue_or_redis: Queue | redis.Redis,
     now: datetime | None = None,
     *,
-    timezone: str | None = None,
+    timezone: str,
     catch_up: bool = True,
 ) -> Job:
     """Schedule the next Monday-09:00 publication; returns the scheduled job.
 
-    `timezone` defaults to the configured TRIAGE_TIMEZONE (`triage.context.settings()`). With
+    `timezone` is the configured TRIAGE_TIMEZONE (the caller's settings). With
     `catch_up`, the last week whose publishing time has passed is also enqueued to publish now
     (a no-op when it is published already; see the module doc).
     """
     queue = queue_or_redis if isinstance(queue_or_redis, Queue) else Queue(QUEUE_NAME, connection=queue_or_redis)
-    if timezone is None:
-        from triage import context
-
-        timezone = context.settings().timezone
     zone = ZoneInfo(timezone)
     now = now or utcnow()
     run_at, week = next_publish_time(now, zone)

@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from web.db import get_settings
+
 __all__ = ["PRODUCT_NAME", "ROLE_NAMES", "NavLink", "error_page", "init_app", "nav_links"]
 
 PRODUCT_NAME = "差评跟进台"
@@ -59,6 +61,7 @@ def _page_context() -> dict[str, Any]:
         "role_name": ROLE_NAMES.get(agent.role, agent.role) if agent else None,
         "nav": nav_links(agent),
         "role_names": ROLE_NAMES,
+        "timezone": get_settings().timezone,
     }
 
 
