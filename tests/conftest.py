@@ -139,8 +139,8 @@ def make_review() -> Callable[..., dict]:
 
 @pytest.fixture()
 def job_context(settings: Settings, redis_conn):
-    """Configure `triage.context` (what rq job functions read) for this test; reset afterwards."""
-    from triage import context
+    """Configure `triage.jobs.context` (what rq job functions read) for this test; reset afterwards."""
+    from triage.jobs import context
 
     context.configure(settings)
     yield settings

@@ -1,13 +1,15 @@
-"""rq job functions (module level, so rq can import them by name) and the helpers that enqueue them.
+"""Queue names, the retry policy, and the functions that put jobs on the queues.
 
-| queue   | job                     | runs on                              |
-|---------|-------------------------|--------------------------------------|
-| `score` | `score_batch(items)`    | any machine; Redis only, no database |
-| `apply` | `apply_scores(results)`, `fail_reviews(pks, error)` | the database host |
-| `sla`   | `check_case_sla(case_id)`, `deliver_outbox()`       | the database host |
+| queue   | job (dotted path)                                   | runs on                              |
+|---------|-----------------------------------------------------|--------------------------------------|
+| `score` | `triage.jobs.scoring.score_batch(items)`            | any machine; Redis only, no database |
+| `apply` | `triage.jobs.database.apply_scores(results)`, `fail_reviews(pks, error)` | the database host |
+| `sla`   | `triage.jobs.database.check_case_sla(case_id)`, `deliver_outbox()`       | the database host |
 
-Scoring machines import this module without a database, so it imports only rq and pure modules
-at the top; the database side is imported inside the jobs that run on the database host.
+Jobs are enqueued by their dotted path, not by importing them: the web app, the database host
+and a scoring machine handing its results on all enqueue, and none of them should load the other
+hosts' code to do so (a scoring machine must not even import sqlite3). rq imports the job by that
+path where it runs; `tests/` checks that every path here names a function.
 
 Idempotency: `score_batch` enqueues its `apply_scores` under the id ``apply-<score job id>``
 (``unique``), so a score job that runs twice enqueues one apply; `apply_scores` touches only
@@ -16,40 +18,47 @@ reviews still pending; SLA checks are recomputations and their ids name the due 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
-from rq import Callback, Queue, Retry, get_current_job
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
-from triage.timeutil import to_wire, utcnow
+from triage.timeutil import utcnow
 
 __all__ = [
     "APPLY_QUEUE",
+    "APPLY_SCORES",
+    "CHECK_CASE_SLA",
+    "DELIVER_OUTBOX",
+    "FAIL_REVIEWS",
+    "JOB_PATHS",
+    "ON_SCORE_FAILURE",
+    "SCORE_BATCH",
     "SCORE_QUEUE",
     "SLA_QUEUE",
-    "apply_scores",
-    "check_case_sla",
-    "deliver_outbox",
     "enqueue_apply",
     "enqueue_delivery",
+    "enqueue_failure",
     "enqueue_score",
-    "fail_reviews",
-    "on_score_failure",
     "retry_policy",
     "schedule_case_checks",
-    "score_batch",
-    "score_items",
 ]
 
-log = logging.getLogger(__name__)
-
 SCORE_QUEUE, APPLY_QUEUE, SLA_QUEUE = "score", "apply", "sla"
+
+SCORE_BATCH = "triage.jobs.scoring.score_batch"
+ON_SCORE_FAILURE = "triage.jobs.scoring.on_score_failure"
+APPLY_SCORES = "triage.jobs.database.apply_scores"
+FAIL_REVIEWS = "triage.jobs.database.fail_reviews"
+CHECK_CASE_SLA = "triage.jobs.database.check_case_sla"
+DELIVER_OUTBOX = "triage.jobs.database.deliver_outbox"
+JOB_PATHS = (SCORE_BATCH, ON_SCORE_FAILURE, APPLY_SCORES, FAIL_REVIEWS, CHECK_CASE_SLA, DELIVER_OUTBOX)
+
 # A batch of 100 scores in ~30 ms; the timeout only bounds a pathological batch or a hung model.
 SCORE_TIMEOUT = 120
 APPLY_TIMEOUT = 300
@@ -63,60 +72,13 @@ def retry_policy() -> Retry:
     return Retry(max=3, interval=[10, 30, 60])
 
 
-# --------------------------------------------------------------------------------------------
-# Scoring (pure: Redis in, Redis out)
-
-
-def score_items(items: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Score [[review_pk, text], ...]; one result dict per item, in order.
-
-    A batch the model cannot score as a whole is retried item by item, so one bad text fails
-    alone ({"pk", "error"}) instead of taking 99 good ones with it. A model that cannot load
-    raises: that is the job's failure, and rq retries it.
-    """
-    from classifier import get_classifier
-
-    model = get_classifier()
-    pks = [int(pk) for pk, _ in items]
-    texts = [str(text) for _, text in items]
-    try:
-        predictions: list[Any] = model.predict_many(texts)
-    except Exception:
-        log.exception("batch of %d failed as a whole; scoring item by item", len(texts))
-        predictions = []
-        for text in texts:
-            try:
-                predictions.append(model.predict_many([text])[0])
-            except Exception as exc:
-                predictions.append(exc)
-    results = []
-    for pk, prediction in zip(pks, predictions, strict=True):
-        if isinstance(prediction, Exception):
-            results.append({"pk": pk, "error": f"scoring failed: {type(prediction).__name__}: {prediction}"[:500]})
-        else:
-            results.append({"pk": pk, "model_version": model.version, **prediction.to_json()})
-    return results
-
-
-def score_batch(items: Sequence[Sequence[Any]]) -> dict[str, Any]:
-    """The `score` job: score the items and enqueue `apply_scores` for the database host."""
-    results = score_items(items)
-    job = get_current_job()
-    apply_id = None
-    if job is not None:
-        apply_id = f"apply-{job.id}"
-        enqueue_apply(job.connection, results, apply_id)
-    failed = sum(1 for r in results if "error" in r)
-    return {"scored": len(results) - failed, "failed": failed, "apply_job": apply_id}
-
-
 def enqueue_score(redis: Redis, items: Sequence[Sequence[Any]], job_id: str) -> Job:
     return Queue(SCORE_QUEUE, connection=redis).enqueue(
-        score_batch,
+        SCORE_BATCH,
         [[int(pk), text] for pk, text in items],
         job_id=job_id,
         retry=retry_policy(),
-        on_failure=Callback(on_score_failure),
+        on_failure=Callback(ON_SCORE_FAILURE),
         job_timeout=SCORE_TIMEOUT,
         result_ttl=RESULT_TTL,
         failure_ttl=FAILURE_TTL,
@@ -129,7 +91,7 @@ def enqueue_apply(redis: Redis, results: Sequence[Mapping[str, Any]], job_id: st
     score job enqueued it already)."""
     try:
         return Queue(APPLY_QUEUE, connection=redis).enqueue(
-            apply_scores,
+            APPLY_SCORES,
             list(results),
             job_id=job_id,
             unique=True,
@@ -143,97 +105,21 @@ def enqueue_apply(redis: Redis, results: Sequence[Mapping[str, Any]], job_id: st
         return None
 
 
-def on_score_failure(job: Job, connection: Redis, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-    """rq failure callback: once a score job has no retries left, its reviews fail for good.
-
-    Runs on the scoring machine, so it does not write the database itself: it asks the database
-    host to, through the `apply` queue.
-    """
-    if job.retries_left:
-        return
-    pks = [int(pk) for pk, _ in job.args[0]]
-    error = f"scoring failed after retries: {exc_type.__name__ if exc_type else 'error'}: {exc_value}"[:500]
+def enqueue_failure(redis: Redis, pks: Sequence[int], error: str, job_id: str) -> None:
+    """Ask the database host to mark reviews failed for good (once per `job_id`)."""
     try:
-        Queue(APPLY_QUEUE, connection=connection).enqueue(
-            fail_reviews, pks, error, job_id=f"fail-{job.id}", unique=True, retry=retry_policy(),
+        Queue(APPLY_QUEUE, connection=redis).enqueue(
+            FAIL_REVIEWS, list(pks), error, job_id=job_id, unique=True, retry=retry_policy(),
             result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
         )
     except DuplicateJobError:
         pass
 
 
-# --------------------------------------------------------------------------------------------
-# Database host
-
-
-def _job_redis() -> Redis | None:
-    job = get_current_job()
-    return job.connection if job is not None else None
-
-
-def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The `apply` job: store scores and explanations, then risk and cases; arm SLA timers."""
-    from triage import context
-    from triage.apply import apply_results, cached_ltv_threshold
-
-    settings = context.settings()
-    conn = context.db()
-    now = utcnow()
-    outcome = apply_results(
-        conn,
-        results,
-        now=now,
-        policy=context.policy(),
-        ltv_threshold=cached_ltv_threshold(conn, settings.db_path),
-        webhook_url=settings.escalation_webhook_url,
-    )
-    redis = _job_redis()
-    if redis is not None:
-        schedule_case_checks(redis, outcome.checks, now)
-        if outcome.escalated:
-            enqueue_delivery(redis)
-    return outcome.summary()
-
-
-def fail_reviews(pks: Sequence[int], error: str) -> int:
-    """The `apply` job a scoring machine enqueues when a batch failed for good."""
-    from triage import context
-    from triage.apply import mark_failed
-
-    return mark_failed(context.db(), pks, error)
-
-
-def check_case_sla(case_id: int) -> dict[str, Any]:
-    """The `sla` job, enqueued for the moment a clock changes state."""
-    from triage import context
-    from triage.timers import check_case
-
-    settings = context.settings()
-    now = utcnow()
-    next_check, escalated = check_case(context.db(), case_id, now, context.policy(),
-                                       settings.escalation_webhook_url)
-    redis = _job_redis()
-    if redis is not None:
-        schedule_case_checks(redis, {case_id: next_check}, now)
-        if escalated:
-            enqueue_delivery(redis)
-    return {"case_id": case_id, "next_check": to_wire(next_check), "escalated": escalated}
-
-
-def deliver_outbox() -> dict[str, int]:
-    """The `sla` job that sends due escalation webhooks (the sweep does it too)."""
-    from triage import context
-    from triage.escalation import deliver_due
-
-    settings = context.settings()
-    delivered, failed = deliver_due(context.db(), utcnow(), settings.webhook_secrets[0])
-    return {"delivered": delivered, "failed": failed}
-
-
 def enqueue_delivery(redis: Redis) -> None:
     try:
         Queue(SLA_QUEUE, connection=redis).enqueue(
-            deliver_outbox, job_id=f"outbox-{int(utcnow().timestamp())}", unique=True, result_ttl=SLA_RESULT_TTL
+            DELIVER_OUTBOX, job_id=f"outbox-{int(utcnow().timestamp())}", unique=True, result_ttl=SLA_RESULT_TTL
         )
     except DuplicateJobError:
         pass
@@ -260,10 +146,10 @@ def schedule_case_checks(redis: Redis, checks: Mapping[int, datetime | None], no
             at = _whole_second_after(moment)
             job_id = f"sla-{case_id}-{int(at.timestamp())}"
             if at <= now:
-                queue.enqueue(check_case_sla, case_id, job_id=job_id, retry=retry_policy(),
+                queue.enqueue(CHECK_CASE_SLA, case_id, job_id=job_id, retry=retry_policy(),
                               result_ttl=SLA_RESULT_TTL, pipeline=pipe)
             else:
-                queue.enqueue_at(at, check_case_sla, case_id, job_id=job_id, retry=retry_policy(),
+                queue.enqueue_at(at, CHECK_CASE_SLA, case_id, job_id=job_id, retry=retry_policy(),
                                  result_ttl=SLA_RESULT_TTL, pipeline=pipe)
             armed += 1
         pipe.execute()
