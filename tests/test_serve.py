@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from triage.demo import DEMO_REVIEWS, load_demo
+from service.demo import DEMO_REVIEWS, load_demo
 
 
 @contextlib.contextmanager
