@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -105,6 +106,7 @@ def test_lost_redis_then_recovery_scores_every_review_once(job_context, db, redi
     assert events == db.execute("SELECT COUNT(*) FROM reviews WHERE case_id IS NOT NULL").fetchone()[0] > 0
 
 
+@pytest.mark.slow
 def test_worker_start_up_picks_up_what_a_lost_redis_dropped(job_context, settings, db, redis_conn):
     from service.worker import run_worker
 
@@ -122,6 +124,7 @@ def test_worker_start_up_picks_up_what_a_lost_redis_dropped(job_context, setting
     assert statuses(db) == {"scored": 30}
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_loses_nothing(job_context, settings, db, redis_conn):
     long_text = ("".join(TEXTS) * 40)[:2000]
     add_reviews(db, [review(f"k{i}", f"{i} {long_text}", customer_id=f"c{i % 7}") for i in range(150)])

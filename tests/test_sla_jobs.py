@@ -191,6 +191,7 @@ def receiver():
     server.server_close()
 
 
+@pytest.mark.slow
 def test_delivery_reaches_a_real_http_endpoint(settings, db, redis_conn, receiver):
     url, received = receiver
     hooked = dataclasses.replace(settings, escalation_webhook_url=url)
