@@ -34,7 +34,7 @@ import redis
 from rq import Queue, get_current_job
 from rq.job import Job
 
-from triage.jobs import SLA_QUEUE
+from triage.jobs.enqueue import SLA_QUEUE
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import UTC, utcnow
 
@@ -128,11 +128,11 @@ def pending_reviews(conn: sqlite3.Connection, week: IsoWeek, zone: ZoneInfo) -> 
 def publish_last_week(week: str | None = None, *, reschedule: bool = True, waited: int = 0) -> str:
     """rq job: publish `week` (default: the last complete week now) and schedule the next run.
 
-    Settings and the SQLite connection come from `triage.context`, like every job on the
+    Settings and the SQLite connection come from `triage.jobs.context`, like every job on the
     database host. Returns the week; publishing a week that already is changes nothing. While
     the week has pending reviews the job re-enqueues itself instead (module docstring).
     """
-    from triage import context
+    from triage.jobs import context
     from triage.reports.store import get_published, publish_weekly
 
     settings = context.settings()
