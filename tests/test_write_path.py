@@ -89,7 +89,7 @@ def test_reviews_claimed_before_a_failed_enqueue_are_recovered(settings_without_
 
 def test_the_db_workers_connection_does_not_fsync_every_commit(settings):
     """Apply is idempotent and recoverable (triage.db.SYNCHRONOUS): NORMAL, not FULL."""
-    from triage import context
+    from triage.jobs import context
 
     context.configure(settings)
     try:

@@ -51,7 +51,7 @@ def apply_results(
     ltv_threshold: float | None,
     webhook_url: str | None = None,
 ) -> ApplyOutcome:
-    """Apply `results` (from `triage.jobs.score_items`): each {"pk", "model_version", sentiment,
+    """Apply `results` (from `triage.jobs.scoring.score_items`): each {"pk", "model_version", sentiment,
     negative_prob, causes, cause_probs, terms, cause_terms} or {"pk", "error"}.
 
     The whole batch is one transaction and a fixed number of statements, whatever its size: one

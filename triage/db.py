@@ -335,16 +335,19 @@ WHEN old.status <> new.status OR old.priority <> new.priority OR old.sla_first_c
 END;
 """
 
-# The clocks still running and not yet marked breached, by due time: stats count the ones past due
-# (the moments before an SLA check marks them) with a range lookup instead of a scan. The WHERE
-# clauses are repeated verbatim by `triage.stats`, which is what lets the planner use them.
+# Where the active cases that are breached but not yet marked so can be (see triage.metrics):
+# a clock still running past its due time (the moments before the SLA check marks it), or a clock
+# finished late. Two partial indexes by due time and one of late finishes hold only active,
+# unmarked cases, so `metrics.open_case_counts` finds them by range instead of a scan. Queries
+# repeat these conditions verbatim, which is what lets the planner use the partial indexes.
+UNMARKED = "sla_first_contact <> 'breached' AND sla_resolution <> 'breached'"
 RUNNING_FIRST_CONTACT = (
-    "status NOT IN ('resolved', 'closed', 'waiting_customer') AND first_contacted_at IS NULL"
-    " AND sla_first_contact NOT IN ('met', 'breached') AND sla_resolution <> 'breached'"
+    f"status NOT IN ('resolved', 'closed', 'waiting_customer') AND first_contacted_at IS NULL AND {UNMARKED}"
 )
-RUNNING_RESOLUTION = (
-    "status NOT IN ('resolved', 'closed', 'waiting_customer') AND resolved_at IS NULL"
-    " AND sla_resolution NOT IN ('met', 'breached') AND sla_first_contact <> 'breached'"
+RUNNING_RESOLUTION = f"status NOT IN ('resolved', 'closed', 'waiting_customer') AND resolved_at IS NULL AND {UNMARKED}"
+LATE_FINISH = (
+    f"status NOT IN ('resolved', 'closed') AND {UNMARKED}"
+    " AND (first_contacted_at > first_contact_due OR resolved_at > resolution_due)"
 )
 
 
@@ -392,6 +395,7 @@ def _m040_counters_and_indexes(db: sqlite_utils.Database) -> None:
         "CREATE INDEX case_pauses_case ON case_pauses(case_id, paused_at)",
         f"CREATE INDEX cases_running_first_contact ON cases(first_contact_due) WHERE {RUNNING_FIRST_CONTACT}",
         f"CREATE INDEX cases_running_resolution ON cases(resolution_due) WHERE {RUNNING_RESOLUTION}",
+        f"CREATE INDEX cases_late_finish ON cases(id) WHERE {LATE_FINISH}",
     ):
         db.execute(statement)
 

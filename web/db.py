@@ -1,4 +1,4 @@
-"""Per-request resources on `g`: the SQLite connection and the Redis client.
+"""Per-request resources on `g` (the SQLite connection) and accessors for the app's shared ones.
 
 SQLite connections are pooled per app: opening one costs its pragmas and a parse of the schema
 on first use (about a millisecond), which a webhook request would otherwise pay every time. A
@@ -16,24 +16,26 @@ from flask import Flask, current_app, g
 
 from triage.config import Settings
 from triage.db import connect, migrate
-from triage.redis_conn import connect_redis
+from triage.sla import SlaPolicy
+from web.resources import resources, resources_of
+
+POOL_SIZE = 16
+_POOL = "triage_db_pool"
 
 
 def get_settings() -> Settings:
-    return current_app.config["SETTINGS"]
+    return resources().settings
 
 
-POOL_SIZE = 16
-
-
-def _pool() -> queue.SimpleQueue:
-    return current_app.extensions["triage_db_pool"]
+def get_policy() -> SlaPolicy:
+    """The SLA policy the app was built with (domain functions take it as an argument)."""
+    return resources().policy
 
 
 def get_db() -> sqlite3.Connection:
     if "db" not in g:
         try:
-            g.db = _pool().get_nowait()
+            g.db = current_app.extensions[_POOL].get_nowait()
         except queue.Empty:
             g.db = connect(get_settings().db_path)
     return g.db
@@ -41,21 +43,14 @@ def get_db() -> sqlite3.Connection:
 
 def get_redis() -> redis.Redis | None:
     """The shared Redis client, or None when the app runs without one configured."""
-    client = current_app.extensions.get("triage_redis")
-    if client is None:
-        url = get_settings().redis_url
-        if not url:
-            return None
-        client = connect_redis(url)
-        current_app.extensions["triage_redis"] = client
-    return client
+    return resources().redis()
 
 
 def _close_db(exc: BaseException | None = None) -> None:
     conn = g.pop("db", None)
     if conn is None:
         return
-    pool = _pool()
+    pool = current_app.extensions[_POOL]
     try:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -69,10 +64,10 @@ def _close_db(exc: BaseException | None = None) -> None:
 
 def init_app(app: Flask) -> None:
     # Migrate once at start-up so requests never race to create tables.
-    conn = connect(app.config["SETTINGS"].db_path)
+    conn = connect(resources_of(app).settings.db_path)
     try:
         migrate(conn)
     finally:
         conn.close()
-    app.extensions["triage_db_pool"] = queue.SimpleQueue()
+    app.extensions[_POOL] = queue.SimpleQueue()
     app.teardown_appcontext(_close_db)
