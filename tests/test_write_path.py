@@ -115,3 +115,46 @@ def test_a_review_whose_apply_was_lost_is_scored_again(db, redis_conn, settings)
         job.set_status(JobStatus.FINISHED, pipeline=None)
         job.save()
     assert pipeline.recover(db, redis_conn, now=utcnow() + pipeline.GRACE) == 1
+
+
+def test_a_write_that_cannot_get_the_lock_is_503_with_retry_after(post, client, signed, make_review, settings):
+    """Overload, not a bug: the connector is told to retry, and nothing was stored."""
+    import web.api.webhook as webhook_module
+
+    def busy(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    original = webhook_module.ingest
+    webhook_module.ingest = busy
+    try:
+        body, headers = signed(make_review(review_id="a"))
+        response = client.post(URL, data=body, headers=headers)
+    finally:
+        webhook_module.ingest = original
+    assert (response.status_code, response.get_json()["error"]) == (503, "busy")
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_writers_of_one_process_take_turns_on_the_write_lock(settings):
+    """Threads queue on the process's lock instead of polling SQLite's: none times out."""
+    import threading
+
+    conns = [triage_db.open_db(settings.db_path) for _ in range(8)]
+    errors: list[Exception] = []
+
+    def write(conn, i):
+        try:
+            for j in range(20):
+                with triage_db.transaction(conn):
+                    conn.execute("INSERT INTO counters (name, value) VALUES (?, 0)", (f"t{i}-{j}",))
+        except Exception as exc:  # pragma: no cover - the assertion reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(c, i)) for i, c in enumerate(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert conns[0].execute("SELECT count(*) FROM counters WHERE name LIKE 't%'").fetchone()[0] == 160
+    assert conns[0].write_lock is conns[1].write_lock

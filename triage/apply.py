@@ -240,9 +240,15 @@ class _CaseBook:
 
     def flush(self, conn: sqlite3.Connection, policy: SlaPolicy, outcome: ApplyOutcome) -> None:
         stamp = to_db(self.now)
+        # Every case the batch opens starts now, unpaused: its clocks depend on its priority alone,
+        # so the calendar walk runs at most once per priority, not once per case.
+        by_priority: dict[str, cases.Clocks] = {}
         for case in self.opened:
-            clocks = cases.compute_clocks(priority=case.priority, started_at=self.now, first_contacted_at=None,
-                                          resolved_at=None, active=True, pauses=(), policy=policy, now=self.now)
+            clocks = by_priority.get(case.priority)
+            if clocks is None:
+                clocks = by_priority[case.priority] = cases.compute_clocks(
+                    priority=case.priority, started_at=self.now, first_contacted_at=None, resolved_at=None,
+                    active=True, pauses=(), policy=policy, now=self.now)
             plain = clocks.first_contact == "ok" and clocks.resolution == "ok"
             case.id = conn.execute(
                 "INSERT INTO cases (customer_id, priority, status, causes, risk, opened_at, updated_at, sla_started_at,"

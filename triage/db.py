@@ -10,6 +10,7 @@ Times are stored as UTC ISO 8601 text (see `triage.timeutil`); JSON columns hold
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -431,6 +432,22 @@ SYNCHRONOUS = {"ingest": "FULL", "apply": "NORMAL"}
 WAL_AUTOCHECKPOINT = {"ingest": 10_000, "apply": 1000}
 
 
+class Connection(sqlite3.Connection):
+    """A connection that knows its process's write lock for its database file (`transaction`)."""
+
+    write_lock: threading.RLock | None = None
+
+
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock_for(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.RLock())
+
+
 def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     """A connection with the pragmas every process needs (WAL, busy timeout, foreign keys) and the
     durability of its `role` (see `SYNCHRONOUS`)."""
@@ -438,7 +455,9 @@ def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in `transaction`), so a
     # writer takes the lock up front instead of failing to upgrade a read lock under contention.
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
+                           factory=Connection)
+    conn.write_lock = _write_lock_for(path)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -449,20 +468,39 @@ def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
 
 
 class transaction:
-    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
+
+    Writers of one process queue on a lock of their own before asking SQLite for its write lock.
+    SQLite's busy handler polls with sleeps of up to 100 ms, so many threads waiting there take the
+    lock in no particular order and some wait for seconds (under load, past the busy timeout: an
+    error); a Python lock hands over to the next waiter at once. Only writers of other processes
+    (the db worker, other gunicorn workers) still meet in SQLite's busy handler.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.lock: threading.RLock | None = getattr(conn, "write_lock", None)
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.lock is not None and not self.lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked (waited for this process's other writers)")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -8,9 +8,10 @@ paths get a Chinese HTML page in the site's layout (web/views/base.py).
 from __future__ import annotations
 
 import re
+import sqlite3
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from triage import errors as e
 from web.views.base import error_page
@@ -80,7 +81,22 @@ def _internal_error(exc: InternalServerError):
     return jsonify({"error": "internal_error", "message": "internal server error"}), 500
 
 
+def _database_error(exc: sqlite3.OperationalError):
+    """A write that could not get SQLite's lock within the busy timeout (an overload, not a bug):
+    503 with Retry-After, so a connector retries later. Nothing was stored: the transaction rolled
+    back. Any other operational error is the internal error it is."""
+    current_app.logger.error("database error on %s %s: %s", request.method, request.path, exc)
+    if "locked" in str(exc) or "busy" in str(exc):
+        if not _is_api_request():
+            return error_page(ServiceUnavailable())
+        response = jsonify({"error": "busy", "message": "the database is busy; nothing was stored, retry shortly"})
+        response.headers["Retry-After"] = "1"
+        return response, 503
+    return _internal_error(InternalServerError(original_exception=exc))
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(e.TriageError, _domain_error)
+    app.register_error_handler(sqlite3.OperationalError, _database_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_error)
