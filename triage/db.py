@@ -15,9 +15,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "connect", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "DatabaseBusy", "connect", "is_busy", "migrate", "open_db", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -264,21 +265,55 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+class DatabaseBusy(Busy, sqlite3.OperationalError):
+    """The database stayed locked by another connection for the whole busy timeout.
+
+    Also an `OperationalError`, so code that already treats a busy database as transient (retries,
+    the enqueue after commit) keeps doing so; the web layer answers 503 with Retry-After."""
+
+    default_message = "the database is busy (locked by another writer); nothing was changed, retry shortly"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Is `exc` SQLite's "database is locked/busy", i.e. worth retrying as it stands?"""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return str(exc).startswith(("database is locked", "database is busy", "database table is locked"))
+
+
 class transaction:
-    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
+
+    A write lock that cannot be had within the busy timeout raises DatabaseBusy."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise DatabaseBusy() from exc
+            raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
+        if exc_type is not None:
             self.conn.execute("ROLLBACK")
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as commit_error:
+            # A failed COMMIT leaves the transaction open; end it so the connection stays usable.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if is_busy(commit_error):
+                raise DatabaseBusy() from commit_error
+            raise
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
