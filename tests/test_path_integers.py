@@ -55,3 +55,10 @@ def test_a_converter_keeps_a_narrower_range_it_is_given():
 
     conv = RowIdConverter(Map(), min=1, max=10**30)
     assert (conv.min, conv.max) == (1, SQLITE_MAX_INTEGER)
+
+
+@pytest.mark.parametrize("case_id", [2**63, -(2**63) - 1, 10**30])
+def test_the_case_store_treats_an_id_beyond_sqlite_integers_as_no_case(db, case_id):
+    from triage import cases
+
+    assert cases.get_case(db, case_id) is None
