@@ -128,3 +128,30 @@ def test_other_database_errors_stay_500(app_client, busy_settings, signed, monke
     app_client.application.testing = False
     response = post(app_client, signed)
     assert response.status_code == 500
+
+
+@pytest.mark.parametrize("path", ["/api/v1/stats", "/api/v1/cases"])
+def test_reads_keep_working_while_another_writer_holds_the_lock(app_client, busy_settings, quick_timeout, path):
+    # WAL readers never wait for a writer; recording the token's use is skipped rather than waited for.
+    conn = open_db(busy_settings.db_path)
+    token = create_token(conn, "reader")[1]
+    conn.close()
+    locker = sqlite3.connect(busy_settings.db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        response = app_client.get(path, headers={"Authorization": f"Bearer {token}"})
+    finally:
+        locker.close()
+    assert response.status_code == 200
+
+
+def test_busy_timeout_waits_briefly_inside_and_restores_the_connections_own(busy_settings, writer):
+    from triage.db import busy_timeout
+
+    conn = connect(busy_settings.db_path)
+    own = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        with busy_timeout(conn, 10):
+            conn.execute("BEGIN IMMEDIATE")
+    assert is_busy(caught.value)
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == own == triage_db.BUSY_TIMEOUT_MS

@@ -18,7 +18,7 @@ import sqlite_utils
 from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "DatabaseBusy", "connect", "is_busy", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "DatabaseBusy", "busy_timeout", "connect", "is_busy", "migrate", "open_db", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -340,6 +340,26 @@ def is_busy(exc: BaseException) -> bool:
     if code is not None:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return str(exc).startswith(("database is locked", "database is busy", "database table is locked"))
+
+
+class busy_timeout:
+    """`with busy_timeout(conn, 200): ...` — wait at most `ms` for a lock inside, then restore.
+
+    For writes that may be skipped (bookkeeping such as a token's last use): better to skip one
+    than to hold a read request for the whole busy timeout while another writer works."""
+
+    def __init__(self, conn: sqlite3.Connection, ms: int) -> None:
+        self.conn = conn
+        self.ms = ms
+        self.saved = BUSY_TIMEOUT_MS
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.saved = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.ms)}")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.saved)}")
 
 
 class transaction:
