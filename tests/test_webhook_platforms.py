@@ -35,3 +35,24 @@ def test_an_accepted_review_reads_back_under_its_stored_platform(post, make_revi
     response = client.get("/api/v1/reviews/tb/订单/42", headers=auth_headers)
     assert response.status_code == 200
     assert (response.get_json()["platform"], response.get_json()["review_id"]) == ("tb", "订单/42")
+
+
+@pytest.mark.parametrize("spelling", ["TB", "tb%20", "%EF%BC%B4%EF%BC%A2"])
+def test_the_read_url_finds_a_review_under_any_spelling_of_its_platform(post, make_review, client, auth_headers, spelling):
+    post(make_review(platform="tb"))
+    response = client.get(f"/api/v1/reviews/{spelling}/r1", headers=auth_headers)
+    assert response.status_code == 200 and response.get_json()["platform"] == "tb"
+
+
+def test_a_review_stored_before_platforms_were_normalised_still_reads_back(db, client, auth_headers):
+    db.execute(
+        "INSERT INTO reviews (platform, review_id, text, customer_id, product_id, created_at, received_at) "
+        "VALUES ('TB', 'old', '旧评价', 'c', 'p', '2026-01-01T00:00:00.000000+00:00', '2026-01-01T00:00:00.000000+00:00')"
+    )
+    response = client.get("/api/v1/reviews/TB/old", headers=auth_headers)
+    assert response.status_code == 200 and response.get_json()["platform"] == "TB"
+
+
+def test_a_404_for_a_huge_review_id_stays_short(client, auth_headers):
+    response = client.get("/api/v1/reviews/tb/" + "x" * 100_000, headers=auth_headers)
+    assert response.status_code == 404 and len(response.get_json()["message"]) < 400
