@@ -62,3 +62,9 @@ def test_the_case_store_treats_an_id_beyond_sqlite_integers_as_no_case(db, case_
     from triage import cases
 
     assert cases.get_case(db, case_id) is None
+
+
+def test_a_query_number_with_too_many_digits_is_told_the_bound_not_that_it_is_no_number(get):
+    response = get("/api/v1/cases?offset=9223372036854775807")
+    assert response.status_code == 400
+    assert "at most 999999999999999999" in response.get_json()["message"]

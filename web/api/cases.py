@@ -33,7 +33,9 @@ def _integer(name: str, default: int) -> int:
     # ASCII digits only (str.isdigit() also takes '²', which int() refuses), and few enough of
     # them for SQLite's 64-bit integers.
     if not _WHOLE_NUMBER.fullmatch(raw):
-        raise BadRequest(f"{name} must be a whole number, got {raw!r}")
+        if raw.isascii() and raw.isdigit():
+            raise BadRequest(f"{name} must be at most {'9' * 18}, got {raw[:40]!r}")
+        raise BadRequest(f"{name} must be a whole number, got {raw[:40]!r}")
     return int(raw)
 
 
