@@ -155,3 +155,19 @@ def test_busy_timeout_waits_briefly_inside_and_restores_the_connections_own(busy
             conn.execute("BEGIN IMMEDIATE")
     assert is_busy(caught.value)
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == own == triage_db.BUSY_TIMEOUT_MS
+
+
+def test_a_page_for_people_answers_a_503_page_in_chinese_when_the_database_is_locked(
+    app_client, busy_settings, quick_timeout
+):
+    with app_client.session_transaction() as session:
+        session["agent"] = "zhao"  # a signed-in agent: loading them reads the database
+    locker = sqlite3.connect(busy_settings.db_path, isolation_level=None)
+    locker.execute("PRAGMA locking_mode = EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        response = app_client.get("/queue")
+    finally:
+        locker.close()
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert response.mimetype == "text/html" and "系统繁忙" in response.get_data(as_text=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, jsonify, make_response, request
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from triage import errors as e
 from triage.db import DatabaseBusy, is_busy
@@ -60,6 +60,9 @@ def _domain_error(exc: e.TriageError) -> tuple[Response, int]:
         # The read API's scheme (RFC 6750); webhook signature failures are not a Bearer challenge.
         response.headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, e.Busy):
+        if not _is_api_request():
+            page, status = error_page(ServiceUnavailable())
+            response = make_response(page, status)
         response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
 
