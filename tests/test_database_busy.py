@@ -171,3 +171,13 @@ def test_a_page_for_people_answers_a_503_page_in_chinese_when_the_database_is_lo
         locker.close()
     assert response.status_code == 503 and "Retry-After" in response.headers
     assert response.mimetype == "text/html" and "系统繁忙" in response.get_data(as_text=True)
+
+
+def test_a_command_on_a_locked_database_says_so_and_exits_75(busy_settings, writer, quick_timeout, monkeypatch, capsys):
+    from service.cli import EXIT_BUSY, main
+
+    monkeypatch.setenv("TRIAGE_DB", str(busy_settings.db_path))
+    monkeypatch.setenv("TRIAGE_SECRET_KEY", "k")
+    monkeypatch.setenv("TRIAGE_WEBHOOK_SECRET", "s3cret")
+    assert main(["token", "create", "ci"]) == EXIT_BUSY == 75
+    assert "database is busy" in capsys.readouterr().err
