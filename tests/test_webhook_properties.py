@@ -148,7 +148,7 @@ def read_back(client, auth, platform: str, review_id: str, safe: str = "") -> di
 # -- properties -----------------------------------------------------------------------------------
 
 
-@settings(FAST, max_examples=150)
+@settings(FAST, max_examples=100)
 @given(raw=st.one_of(review_objects(), wrong_types, any_text, st.none()))
 def test_validation_never_raises_it_accepts_or_lists_problems(raw):
     review, problems = validate_review(raw, 0, now=utcnow())
@@ -158,7 +158,7 @@ def test_validation_never_raises_it_accepts_or_lists_problems(raw):
         item["message"].encode("utf-8")  # every message can be sent
 
 
-@settings(FAST, max_examples=60)
+@settings(FAST, max_examples=50)
 @given(payload=bodies)
 def test_no_body_of_the_schemas_shape_gets_a_5xx_and_what_is_accepted_reads_back(env, payload):
     client, conn, auth = env
@@ -188,7 +188,7 @@ def test_no_body_of_the_schemas_shape_gets_a_5xx_and_what_is_accepted_reads_back
             assert parse_rfc3339(stored["created_at"]) == review.created_at.replace(microsecond=0)
 
 
-@settings(FAST, max_examples=60)
+@settings(FAST, max_examples=50)
 @given(platform=st.one_of(GOOD_VALUES["platform"], any_text), review_id=st.one_of(GOOD_VALUES["review_id"], any_text))
 def test_every_accepted_platform_and_review_id_reads_back_however_the_path_is_encoded(env, platform, review_id):
     client, _, auth = env
