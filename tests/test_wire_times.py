@@ -21,6 +21,8 @@ LOCAL_MEAN_TIMES = [
     ("Africa/Monrovia", dt.datetime(1970, 1, 5)),  # -00:44:30, so .5 minutes: rounding direction matters
     ("Europe/Amsterdam", dt.datetime(1930, 6, 2)),  # +01:19:32 (summer)
     ("America/New_York", dt.datetime(1880, 1, 1)),  # -04:56:02
+    ("America/St_Johns", dt.datetime(1900, 1, 1)),  # -03:30:52: rounding to nearest would go back a day
+    ("Pacific/Kiritimati", dt.datetime(1900, 1, 1)),  # -10:29:20
 ]
 
 

@@ -51,15 +51,16 @@ def to_wire(moment: dt.datetime | None, zone: ZoneInfo | None = None) -> str | N
     """RFC 3339 with offset, as the contract requires on the wire (UTC unless a zone is given).
 
     RFC 3339 offsets are whole minutes (±hh:mm), but historical zone data has offsets with
-    seconds: Asia/Shanghai before 1901 is local mean time, +08:05:43. Such an offset is rounded
-    to the nearest minute and the clock reading shifted with it, so the instant is unchanged and
-    the local date stays right (1900-01-01T00:00:00+08:05:43 -> 1900-01-01T00:00:17+08:06)."""
+    seconds: Asia/Shanghai before 1901 is local mean time, +08:05:43. Such an offset is rounded up
+    to the next whole minute and the clock reading moves forward with it (by under a minute), so
+    the instant is unchanged and a local midnight, such as a report week's start, keeps its date
+    (1900-01-01T00:00:00+08:05:43 -> 1900-01-01T00:00:17+08:06)."""
     if moment is None:
         return None
     local = moment.astimezone(zone or UTC)
     offset = local.utcoffset()
     if offset is not None and offset % dt.timedelta(minutes=1):
-        minutes = round(offset / dt.timedelta(minutes=1))
+        minutes = -(-offset // dt.timedelta(minutes=1))  # ceiling: the clock reading only moves forward
         local = moment.astimezone(dt.timezone(dt.timedelta(minutes=minutes)))
     return local.isoformat(timespec="seconds")
 
