@@ -12,7 +12,7 @@ from flask import jsonify, request
 from triage import cases
 from triage.errors import BadRequest, NotFound
 from triage.timeutil import utcnow
-from web.api import bp
+from web.api.blueprint import bp
 from web.db import get_db, get_policy
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")

@@ -20,8 +20,8 @@ from triage.ingest import enqueue_after_commit, ingest
 from triage.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from triage.timeutil import utcnow
 from triage.validation import loads_json, reviews_from_body
-from web.api import bp
 from web.api.auth import public
+from web.api.blueprint import bp
 from web.db import get_db, get_redis, get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
