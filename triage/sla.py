@@ -79,10 +79,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "DEFAULT_TIMEZONE",
-    "PRIORITIES",
     "CLOCK_KINDS",
     "CLOCK_NAMES",
+    "DEFAULT_TIMEZONE",
+    "PRIORITIES",
     "BusinessCalendar",
     "ClockState",
     "Pause",
