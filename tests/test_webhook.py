@@ -150,12 +150,13 @@ def test_mixed_batch_of_new_and_redelivered_reviews(post, make_review, settings)
 def test_a_repeat_inside_one_batch_is_a_duplicate_of_the_first(post, make_review, settings):
     response = post({"reviews": [make_review(review_id="r1", text="先"), make_review(review_id="r1", text="先")]})
     assert [r["status"] for r in response.get_json()["reviews"]] == ["accepted", "duplicate"]
+    assert [r["text"] for r in stored_rows(settings)] == ["先"]
 
 
 def test_a_changed_repeat_inside_one_batch_is_an_update_of_the_first(post, make_review, settings):
     response = post({"reviews": [make_review(review_id="r1", text="先"), make_review(review_id="r1", text="后")]})
     assert [r["status"] for r in response.get_json()["reviews"]] == ["accepted", "updated"]
-    assert [r["text"] for r in stored_rows(settings)] == ["先"]
+    assert [r["text"] for r in stored_rows(settings)] == ["后"]
 
 
 def test_the_same_review_id_on_another_platform_is_another_review(post, make_review, settings):
