@@ -69,7 +69,7 @@ def test_a_changed_rating_alone_is_an_update(db, scored_complaint):
 
 
 def test_the_case_timeline_shows_the_revision(db, scored_complaint):
-    pk, case_id = scored_complaint
+    _, case_id = scored_complaint
     version = cases.get_case(db, case_id)["version"]
     deliver(db, HAPPY, rating=5, at=T0 + dt.timedelta(hours=1))
     events = cases.case_events(db, case_id)
@@ -107,7 +107,7 @@ def test_scores_for_the_text_before_an_edit_are_not_applied(db, scored_complaint
 
 
 def test_the_case_json_lists_the_earlier_revisions(db, scored_complaint):
-    pk, case_id = scored_complaint
+    _, case_id = scored_complaint
     deliver(db, HAPPY, rating=5, at=T0 + dt.timedelta(hours=1))
     (review,) = cases.case_reviews(db, case_id)
     assert review["revision"] == 2 and [r["text"] for r in review["earlier_revisions"]] == [ANGRY]
