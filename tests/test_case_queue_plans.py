@@ -108,6 +108,9 @@ def test_counts_per_filter_over_the_active_cases(many_cases):
     assert counts["unassigned"] == counts["status"]["open"]
     assert counts["cause"]["defect"] + counts["cause"]["logistics"] == active
     assert counts["sla"]["ok"] + counts["sla"]["at_risk"] + counts["sla"]["breached"] == active
+    assert sum(counts["platform"].values()) == active and set(counts["platform"]) == {"tmall", "jd"}
+    assert len(counts["category"]) == 8 and list(counts["product"].values()) == sorted(
+        counts["product"].values(), reverse=True)
 
 
 def test_counts_take_one_pass_over_the_active_range_of_the_queue_index(many_cases, monkeypatch):
@@ -117,6 +120,8 @@ def test_counts_take_one_pass_over_the_active_range_of_the_queue_index(many_case
         cases.queue_counts(many_cases, username="li", now=T0)
     finally:
         many_cases.set_trace_callback(None)
-    (sql,) = statements
-    plan = [row[3] for row in many_cases.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    plan = [row[3] for row in many_cases.execute(f"EXPLAIN QUERY PLAN {statements[0]}")]
     assert plan == ["SEARCH cases USING INDEX cases_queue (queue_key<?)"]
+    for sql in statements[1:]:  # the facets: no full scan of the table
+        plan = [row[3] for row in many_cases.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not any(step == "SCAN cases" for step in plan), plan
