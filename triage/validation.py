@@ -438,33 +438,16 @@ def validate_batch(
 ) -> list[Review]:
     """All reviews valid, or ValidationFailed listing every problem of every review.
 
-    A `(platform, review_id)` repeated with the same content is a duplicate of its first occurrence
-    (a connector's retry merged into a batch); repeated with different content it is refused, since
-    which of two revisions in one delivery is the later one cannot be told."""
+    A `(platform, review_id)` may repeat: ingest takes a batch in order, so an identical repeat is a
+    duplicate of its first occurrence and a changed one an update of it."""
     now = now or utcnow()
     reviews: list[Review] = []
     items: list[ErrorItem] = []
-    first_seen: dict[tuple[str, str], tuple[int, Review]] = {}
     for index, raw in enumerate(raws):
         review, problems = validate_review(raw, index, default_platform=default_platform, now=now)
         if review is None:
             items.extend(problems)
             continue
-        key = (review.platform, review.review_id)
-        if key in first_seen and first_seen[key][1] == review:
-            reviews.append(review)
-            continue
-        if key in first_seen:
-            items.append(
-                {
-                    "index": index,
-                    "field": "review_id",
-                    "message": f"repeats the review at index {first_seen[key][0]} (same platform and review_id) "
-                    "with different content; send each revision in its own request",
-                }
-            )
-            continue
-        first_seen[key] = (index, review)
         reviews.append(review)
     if items:
         raise ValidationFailed(items, f"{len({i['index'] for i in items})} of {len(raws)} reviews are invalid")
