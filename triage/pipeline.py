@@ -54,6 +54,7 @@ __all__ = [
     "SWEEP_INTERVAL_SECONDS",
     "Sweeper",
     "enqueue_pending",
+    "pending_backlog",
     "recover",
     "sweep",
 ]
@@ -231,6 +232,16 @@ def recover(
     if retry:
         log.info("recovery re-enqueued %d reviews", len(retry))
     return count
+
+
+def pending_backlog(conn: sqlite3.Connection, now: datetime | None = None) -> tuple[int, float | None]:
+    """(pending reviews, age in seconds of the oldest one since it was received, or None)."""
+    from triage.timeutil import from_db
+
+    count, oldest = conn.execute("SELECT COUNT(*), MIN(received_at) FROM reviews WHERE status = 'pending'").fetchone()
+    if not count or oldest is None:
+        return 0, None
+    return int(count), max(((now or utcnow()) - from_db(oldest)).total_seconds(), 0.0)
 
 
 def sweep(
