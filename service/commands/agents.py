@@ -6,12 +6,12 @@ import getpass
 import sys
 from typing import TextIO
 
-from triage.agents import add_agent
+from triage.agents import add_agent, get_agent
 from triage.config import Settings
 from triage.db import open_db
 from triage.errors import Conflict, ValidationFailed
 
-__all__ = ["cli_add_agent", "read_password"]
+__all__ = ["cli_add_agent", "cli_unlock_agent", "read_password"]
 
 
 def read_password(stdin: TextIO) -> str:
@@ -49,4 +49,20 @@ def cli_add_agent(
     finally:
         conn.close()
     print(f"Added {role} {username!r} (id {agent_id}).")
+    return 0
+
+
+def cli_unlock_agent(settings: Settings, username: str) -> int:
+    """`triage agent unlock USERNAME`: lift a lockout after repeated failed sign-ins."""
+    from triage.login_throttle import unlock_account
+
+    conn = open_db(settings.db_path)
+    try:
+        if get_agent(conn, username) is None:
+            print(f"triage: no agent {username!r}", file=sys.stderr)
+            return 1
+        was_locked = unlock_account(conn, username)
+    finally:
+        conn.close()
+    print(f"Unlocked {username!r}." if was_locked else f"{username!r} was not locked; failed sign-ins forgotten.")
     return 0
