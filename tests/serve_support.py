@@ -93,7 +93,7 @@ def running_serve(folder: Path, *args: str, env: dict[str, str] | None = None) -
     """`triage serve --port 0 ARGS` with its database under `folder`/var; killed, with everything
     it started, on the way out."""
     folder.mkdir(parents=True, exist_ok=True)
-    log = open(folder / "serve.log", "ab")  # noqa: SIM115 - closed below
+    log = open(folder / "serve.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "triage", "serve", "--port", "0", *args], cwd=folder,
                             env=env or serve_env(folder), stdout=subprocess.PIPE, stderr=log, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -136,3 +136,16 @@ def test_a_living_or_just_acquired_schedulers_lock_is_kept(redis_conn):
     hold_lock(redis_conn, "score", "sched-me", pid=os.getpid())
     redis_conn.set("rq:scheduler-lock:apply", "sched-new", ex=61)  # taken a moment ago, no hash yet
     assert liveness.release_stale_scheduler_locks(redis_conn, ["score", "apply"]) == []
+
+
+def test_a_restarted_worker_takes_over_a_dead_schedulers_lock_at_once(db, redis_conn):
+    from service.worker import _worker_class
+
+    job = one_job(db, redis_conn)
+    queue = Queue(enqueue.SCORE_QUEUE, connection=redis_conn)
+    queue.remove(job.id)
+    ScheduledJobRegistry(queue=queue).schedule(job, utcnow() - dt.timedelta(seconds=1))  # a retry, now due
+    hold_lock(redis_conn, "score", "sched-killed", pid=dead_pid())
+    worker = _worker_class()([enqueue.SCORE_QUEUE], connection=redis_conn)
+    worker._start_scheduler(burst=True)  # what work() does first: take the locks, move due jobs
+    assert job.id in queue.get_job_ids()
