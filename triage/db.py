@@ -352,12 +352,36 @@ def _m011_queue(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m050_login_throttle(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins (per account and per address, for throttling) and account lockouts
+    # (triage.login_throttle). Rows older than the throttle window are pruned as new ones come.
+    _run_script(db,
+        """
+        CREATE TABLE login_failures (
+            id          INTEGER PRIMARY KEY,
+            username    TEXT NOT NULL,
+            address     TEXT NOT NULL,
+            at          TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_username ON login_failures(username, at);
+        CREATE INDEX login_failures_address ON login_failures(address, at);
+        CREATE TABLE login_lockouts (
+            username    TEXT PRIMARY KEY,
+            locked_at   TEXT NOT NULL,
+            until       TEXT NOT NULL,
+            failures    INTEGER NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
     ("010_work_queue", _m010_work_queue),
     ("011_queue", _m011_queue),
+    ("050_login_throttle", _m050_login_throttle),
 ]
 
 
