@@ -12,8 +12,9 @@ baseline and the windows (a few hundred rows at most: never a scan of the review
 open. Windows are whole UTC hours: the 24-hour window is the current hour and the 24 before it.
 After a resolve, counting restarts at the next full hour.
 
-A category alert is judged on the category's complaints minus those of its products that already
-have an alert for the cause, so one bad product raises one alert, not two.
+A category alert is judged on the category's complaints minus those of its products that have an
+alert for the cause (active, or resolved within the last 7 days), so one bad product raises one
+alert, not two.
 
 One alert per scope and cause is active (open or acknowledged) at a time: the partial unique index
 `alerts_one_active` enforces it.
@@ -238,13 +239,17 @@ def _matching_reviews(conn: sqlite3.Connection, alert: sqlite3.Row | dict[str, A
 
 def _refresh_terms(conn: sqlite3.Connection, alert_id: int, cause: str) -> None:
     rows = conn.execute(
-        "SELECT r.text, r.terms, r.complaints FROM alert_reviews ar JOIN reviews r ON r.id = ar.review_pk"
+        "SELECT r.* FROM alert_reviews ar JOIN reviews r ON r.id = ar.review_pk"
         " WHERE ar.alert_id = ? ORDER BY ar.review_pk DESC LIMIT 200", (alert_id,),
     ).fetchall()
-    evidence = [evidence_from_stored(cause, r["text"], r["terms"], _complaints(r["complaints"])) for r in rows]
+    evidence = [evidence_from_stored(cause, r["text"], r["terms"], _complaints(_get(r, "complaints"))) for r in rows]
     terms = recurring_terms(evidence)
     conn.execute("UPDATE alerts SET terms = ? WHERE id = ?",
                  (json.dumps([t.to_json() for t in terms], ensure_ascii=False), alert_id))
+
+
+def _get(row: sqlite3.Row, column: str) -> Any:
+    return row[column] if column in row.keys() else None
 
 
 def _complaints(value: str | None) -> list[dict[str, Any]]:
@@ -332,11 +337,14 @@ def detect(
                 resolved = _last_resolved(conn, scope, cause)
                 subtract: list[_Series] = []
                 if not is_product:
+                    # Products whose own alert (active, or resolved within the long window) explains
+                    # their complaints do not count toward their category's.
                     subtract = [
                         _Series(conn, product_scope(r[0]), since)
                         for r in conn.execute(
-                            "SELECT product_id FROM alerts WHERE category = ? AND cause = ? AND product_id IS NOT NULL"
-                            " AND status != 'resolved'", (category, cause))
+                            "SELECT DISTINCT product_id FROM alerts WHERE category = ? AND cause = ?"
+                            " AND product_id IS NOT NULL AND (status != 'resolved' OR resolved_at >= ?)",
+                            (category, cause, to_db(now - params.long_window)))
                     ]
                 decision = _judge(series, cause, now, resolved, p_cat(category if is_product else None, cause),
                                   params, subtract)
