@@ -73,6 +73,7 @@ def test_explanations_name_terms_from_the_review(classifier) -> None:
     assert all(t.weight > 0 for t in p.terms)
 
 
+@pytest.mark.slow
 def test_cli_output_has_contract_fields_in_input_order() -> None:
     ids = ["a", 2, "c-3"]
     texts = ["很好", "太差了，发错货", "物流慢"]
@@ -86,6 +87,7 @@ def test_cli_output_has_contract_fields_in_input_order() -> None:
         assert set(row["cause_probs"]) == set(CAUSES)
 
 
+@pytest.mark.slow
 def test_cli_reads_and_writes_files(tmp_path) -> None:
     src = tmp_path / "in.jsonl"
     dst = tmp_path / "out.jsonl"
@@ -107,12 +109,14 @@ def test_cli_reads_and_writes_files(tmp_path) -> None:
         ("[1, 2]", 'expected an object with "id"'),
     ],
 )
+@pytest.mark.slow
 def test_cli_rejects_bad_input_with_line_number(line: str, message: str) -> None:
     result = run_predict([line])
     assert result.returncode == 2
     assert message in result.stderr
 
 
+@pytest.mark.slow
 def test_parallel_scoring_matches_in_process_scoring() -> None:
     lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False)
              for i, t in enumerate(["很好", "太慢了", "发错货", "质量差", "满意"] * 7)]

@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from triage.demo import DEMO_REVIEWS, load_demo
+from service.demo import DEMO_REVIEWS, load_demo
 
 
 @contextlib.contextmanager
@@ -63,14 +63,17 @@ def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
         assert alive == []
 
 
+@pytest.mark.slow
 def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
     _serve_then_stop(tmp_path, signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_a_second_sigterm_or_ctrl_c_does_not_cut_the_clean_up_short(tmp_path):
     _serve_then_stop(tmp_path, signal.SIGINT, signal.SIGTERM, signal.SIGINT)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_workers_exit_when_serve_is_killed_outright(tmp_path):
     with _running_serve(tmp_path) as (serve, started, _redis):

@@ -14,8 +14,9 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from tests.pipeline_support import COMPLAINTS, T0, add_reviews, drain, review
-from triage import cases, escalation, jobs, pipeline, timers
+from triage import cases, escalation, pipeline, timers
 from triage.db import transaction
+from triage.jobs import enqueue
 from triage.signing import verify
 from triage.sla import add_business_time, default_policy
 from triage.timeutil import from_db, utcnow
@@ -38,7 +39,7 @@ def event_kinds(db, case_id) -> list[str]:
 
 
 def scheduled(redis_conn) -> dict[str, dt.datetime]:
-    registry = ScheduledJobRegistry(queue=Queue(jobs.SLA_QUEUE, connection=redis_conn))
+    registry = ScheduledJobRegistry(queue=Queue(enqueue.SLA_QUEUE, connection=redis_conn))
     return {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
 
 
@@ -107,8 +108,8 @@ def test_the_sweep_fires_a_timer_lost_with_redis_and_rearms_the_next(settings, d
 def test_the_check_job_updates_the_case_and_escalates(job_context, db, redis_conn, monkeypatch):
     long_ago = utcnow() - dt.timedelta(days=3)  # a P1 this old is breached whatever the hour
     case_id = open_case(db, "P1", now=long_ago)
-    jobs.schedule_case_checks(redis_conn, {case_id: long_ago}, utcnow())
-    drain(redis_conn, [jobs.SLA_QUEUE])
+    enqueue.schedule_case_checks(redis_conn, {case_id: long_ago}, utcnow())
+    drain(redis_conn, [enqueue.SLA_QUEUE])
     row = cases.get_case(db, case_id)
     assert (row["sla_first_contact"], row["sla_resolution"]) == ("breached", "breached")
     assert count(db, "notifications") == 2  # one per clock
@@ -190,6 +191,7 @@ def receiver():
     server.server_close()
 
 
+@pytest.mark.slow
 def test_delivery_reaches_a_real_http_endpoint(settings, db, redis_conn, receiver):
     url, received = receiver
     hooked = dataclasses.replace(settings, escalation_webhook_url=url)

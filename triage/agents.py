@@ -1,29 +1,24 @@
-"""Agents (the people who work the case queue): creation, password checks, the CLI.
+"""Agents (the people who work the case queue): creation and password checks.
 
-Passwords are hashed with Werkzeug's scrypt (salted); only the hash is stored.
+Passwords are hashed with scrypt (salted, `triage.passwords`); only the hash is stored.
 """
 
 from __future__ import annotations
 
 import functools
-import getpass
 import re
 import sqlite3
-import sys
 from dataclasses import dataclass
-from typing import TextIO
 
-from werkzeug.security import check_password_hash, generate_password_hash
-
-from triage.config import Settings
-from triage.db import open_db, transaction
+from triage.db import transaction
 from triage.errors import Conflict, ValidationFailed
+from triage.passwords import check_password_hash, generate_password_hash
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["ROLES", "Agent", "add_agent", "authenticate", "cli_add_agent", "get_agent"]
+__all__ = ["ROLES", "Agent", "add_agent", "authenticate", "get_agent"]
 
 ROLES = ("agent", "supervisor", "admin")
-# Werkzeug's scrypt (salted, memory-hard). Tests may lower the cost; stored hashes name their
+# scrypt (salted, memory-hard). Tests may lower the cost; stored hashes name their
 # own method, so checking never depends on this setting.
 PASSWORD_HASH_METHOD = "scrypt"
 # Usernames appear in audit trails and as case assignees: no spaces, nothing to escape.
@@ -96,41 +91,3 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str) -> Agen
     if not check_password_hash(row["password_hash"], password) or not row["active"]:
         return None
     return _from_row(row)
-
-
-def read_password(stdin: TextIO) -> str:
-    """A TTY gets a hidden prompt (asked twice); a pipe gives its first line, without the newline."""
-    if stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if first and getpass.getpass("Repeat password: ") != first:
-            raise ValueError("the passwords do not match")
-        return first
-    return stdin.readline().rstrip("\r\n")
-
-
-def cli_add_agent(
-    settings: Settings, username: str, role: str, display_name: str | None = None, *, stdin: TextIO | None = None
-) -> int:
-    """`triage agent add USERNAME --role ROLE`: password from stdin. Exit 0, or 1 with a reason."""
-    try:
-        password = read_password(stdin or sys.stdin)
-    except (ValueError, EOFError, KeyboardInterrupt) as exc:
-        print(f"triage: {exc or 'no password given'}", file=sys.stderr)
-        return 1
-    if not password:
-        print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent add ...`)",
-              file=sys.stderr)
-        return 1
-    conn = open_db(settings.db_path)
-    try:
-        agent_id = add_agent(conn, username, password, role, display_name)
-    except Conflict as exc:
-        print(f"triage: {exc.message}", file=sys.stderr)
-        return 1
-    except ValidationFailed as exc:
-        print(f"triage: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        conn.close()
-    print(f"Added {role} {username!r} (id {agent_id}).")
-    return 0

@@ -49,7 +49,7 @@ def apply_results(
     ltv_threshold: float | None,
     webhook_url: str | None = None,
 ) -> ApplyOutcome:
-    """Apply `results` (from `triage.jobs.score_items`): each {"pk", "model_version", sentiment,
+    """Apply `results` (from `triage.jobs.scoring.score_items`): each {"pk", "model_version", sentiment,
     negative_prob, causes, cause_probs, terms, cause_terms} or {"pk", "error"}."""
     by_pk = {int(r["pk"]): r for r in results}
     outcome = ApplyOutcome()

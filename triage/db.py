@@ -239,6 +239,63 @@ def _m003_report_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m010_work_queue(db: sqlite_utils.Database) -> None:
+    # The shared base for the agents' queue, the supervisor console and account management; each
+    # stream adds what only it needs in its own migrations (010-019 queue, 020-029 supervisor, ...).
+    for statement in (
+        # Cases: what an agent and the metrics need to know about how a case went.
+        "ALTER TABLE cases ADD COLUMN satisfaction TEXT CHECK (satisfaction IN ('satisfied', 'neutral', 'unsatisfied'))",
+        "ALTER TABLE cases ADD COLUMN close_reason TEXT",                   # unreachable / duplicate / other
+        "ALTER TABLE cases ADD COLUMN resolved_by TEXT",                    # agents.username
+        "ALTER TABLE cases ADD COLUMN reopened_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE cases ADD COLUMN revised_upward INTEGER NOT NULL DEFAULT 0",  # 已改评
+        "ALTER TABLE cases ADD COLUMN revised_upward_at TEXT",
+        "ALTER TABLE cases ADD COLUMN customer_ltv REAL",                   # at the last change of the case
+        "ALTER TABLE cases ADD COLUMN value_tier TEXT NOT NULL DEFAULT 'regular' CHECK (value_tier IN ('top', 'regular'))",
+        "ALTER TABLE cases ADD COLUMN priority_reasons TEXT NOT NULL DEFAULT '[]'",  # JSON list of reasons
+        # Reviews: complaint spans (classifier output) and the revision a row holds now.
+        "ALTER TABLE reviews ADD COLUMN complaints TEXT",                   # JSON [{start, end, cause, prob}]
+        "ALTER TABLE reviews ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
+        # Earlier revisions of a review (a customer's edit or 追评), newest first by revision.
+        """CREATE TABLE review_revisions (
+            id              INTEGER PRIMARY KEY,
+            review_pk       INTEGER NOT NULL REFERENCES reviews(id),
+            revision        INTEGER NOT NULL,
+            text            TEXT NOT NULL,
+            rating          INTEGER,
+            received_at     TEXT NOT NULL,
+            sentiment       TEXT,
+            negative_prob   REAL,
+            causes          TEXT,
+            complaints      TEXT,
+            model_version   TEXT,
+            UNIQUE (review_pk, revision)
+        )""",
+        # Agents: shift membership (the shift calendar lives with the SLA policy) and lock-out state.
+        "ALTER TABLE agents ADD COLUMN shift TEXT",
+        "ALTER TABLE agents ADD COLUMN disabled_at TEXT",
+        "ALTER TABLE agents ADD COLUMN last_login_at TEXT",
+        # API tokens may act as an agent (with the agent's role); NULL = read-only token.
+        "ALTER TABLE api_tokens ADD COLUMN agent_id INTEGER REFERENCES agents(id)",
+        # Reply handbook (客服应答手册): one row per version of a reply; the newest version of a
+        # reply_key is current, older ones stay for the record.
+        """CREATE TABLE handbook_replies (
+            id          INTEGER PRIMARY KEY,
+            reply_key   TEXT NOT NULL,                 -- stable id of the reply across versions
+            cause       TEXT NOT NULL,
+            title       TEXT NOT NULL,
+            body        TEXT NOT NULL,                 -- placeholders: {customer_name} {product_name} {order_id} ...
+            version     INTEGER NOT NULL,
+            retired     INTEGER NOT NULL DEFAULT 0,
+            author      TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            UNIQUE (reply_key, version)
+        )""",
+        "CREATE INDEX handbook_replies_cause ON handbook_replies(cause, reply_key, version)",
+    ):
+        db.execute(statement)
+
+
 def _m030_alerts(db: sqlite_utils.Database) -> None:
     # Product alerts (差评预警). Statement by statement, inside migrate()'s transaction.
     for statement in (
@@ -315,6 +372,7 @@ MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
+    ("010_work_queue", _m010_work_queue),
     ("030_alerts", _m030_alerts),
 ]
 

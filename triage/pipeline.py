@@ -35,7 +35,7 @@ from rq.job import Job, JobStatus
 
 from triage.config import Settings
 from triage.db import transaction
-from triage.jobs import enqueue_score, schedule_case_checks
+from triage.jobs.enqueue import enqueue_score, schedule_case_checks
 from triage.sla import SlaPolicy
 from triage.timeutil import to_db, utcnow
 

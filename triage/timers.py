@@ -1,7 +1,7 @@
 """SLA timers on the database host: bring a case's clocks up to date and escalate P1 breaches.
 
 A check is idempotent and correct at any moment, so it does not matter who runs it or how
-often: the rq job scheduled for the case's next transition (`triage.jobs.check_case_sla`), the
+often: the rq job scheduled for the case's next transition (`triage.jobs.database.check_case_sla`), the
 periodic sweep over ``cases.sla_next_check_at <= now`` (the safety net when a timer was lost
 with Redis), or `triage.apply` right after a case changed.
 """

@@ -11,18 +11,15 @@ import datetime as dt
 import hashlib
 import secrets
 import sqlite3
-import sys
 from dataclasses import dataclass
 
-from triage.config import Settings
-from triage.db import open_db, transaction
+from triage.db import transaction
 from triage.errors import ValidationFailed
 from triage.timeutil import from_db, to_db, utcnow
 
 __all__ = [
     "TOKEN_PREFIX",
     "ApiToken",
-    "cli_create_token",
     "create_token",
     "hash_token",
     "list_tokens",
@@ -103,22 +100,3 @@ def revoke_token(conn: sqlite3.Connection, token_id: int) -> bool:
 
 def list_tokens(conn: sqlite3.Connection) -> list[ApiToken]:
     return [_from_row(r) for r in conn.execute("SELECT * FROM api_tokens ORDER BY id")]
-
-
-def cli_create_token(settings: Settings, name: str) -> int:
-    """`triage token create NAME`: the token alone on stdout (pipe-friendly), the notes on stderr."""
-    conn = open_db(settings.db_path)
-    try:
-        token_id, token = create_token(conn, name)
-    except ValidationFailed:
-        print("triage: token name must not be blank", file=sys.stderr)
-        return 1
-    finally:
-        conn.close()
-    print(token)
-    print(
-        f"Created API token #{token_id} {name.strip()!r}. It is shown only this once; "
-        "send it as 'Authorization: Bearer <token>'.",
-        file=sys.stderr,
-    )
-    return 0

@@ -2,7 +2,7 @@
 
 Domain errors (`triage.errors`) become the contract's JSON bodies everywhere. Under /api, Flask's
 own errors (unknown route, wrong method, crash) are JSON too, so API clients never get HTML; other
-paths keep Flask's pages.
+paths get a Chinese HTML page in the site's layout (web/views/base.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from triage import errors as e
+from web.views.base import error_page
 
 # Looked up along the exception's MRO, so a subclass inherits its base's status.
 STATUS: dict[type[e.TriageError], int] = {
@@ -59,7 +60,9 @@ def _domain_error(exc: e.TriageError) -> tuple[Response, int]:
 
 def _http_error(exc: HTTPException):
     if not _is_api_request():
-        return exc
+        if exc.code is None or exc.code < 400 or exc.response is not None:
+            return exc  # redirects (RoutingException) and ready-made responses pass through
+        return error_page(exc)
     status = exc.code or 500
     body = {"error": _HTTP_CODES.get(status) or _snake(exc.name), "message": exc.description}
     response = jsonify(body)
@@ -73,7 +76,7 @@ def _http_error(exc: HTTPException):
 def _internal_error(exc: InternalServerError):
     # Reached for unhandled exceptions outside debug/testing; Flask has already logged them.
     if not _is_api_request():
-        return exc
+        return error_page(exc)
     return jsonify({"error": "internal_error", "message": "internal server error"}), 500
 
 

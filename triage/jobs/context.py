@@ -3,6 +3,9 @@
 rq calls job functions with their arguments only, so the worker configures this module once
 (`configure`) and job code asks it for what it needs. Without `configure`, settings come from the
 environment, as in any process started with the contract's variables.
+
+For rq jobs alone (`triage.jobs.database`, `triage.reports.schedule`) and the worker that
+configures it: everything else is handed its settings, connection and policy as arguments.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
         try:
             login = None
             if demo:
-                from triage.demo import load_demo
+                from service.demo import load_demo
 
                 login = load_demo(conn, settings.var_dir)
             from triage.pipeline import enqueue_pending

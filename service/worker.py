@@ -27,7 +27,7 @@ import socket
 import sys
 
 from triage.config import Settings
-from triage.jobs import APPLY_QUEUE, SCORE_QUEUE, SLA_QUEUE
+from triage.jobs.enqueue import APPLY_QUEUE, SCORE_QUEUE, SLA_QUEUE
 
 __all__ = ["ROLES", "run_worker"]
 
@@ -53,7 +53,7 @@ def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> 
     """Run a worker for `role` until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
     from rq import SimpleWorker
 
-    from triage import context
+    from triage.jobs import context
     from triage.redis_conn import connect_redis
 
     if role not in ROLES:

@@ -1,7 +1,8 @@
 """`triage` command line (also `python -m triage`), as the contract defines it.
 
-Each sub-command's work lives in its own module; this file only parses arguments, so `triage
---help` stays fast and a command imports only what it needs.
+Each sub-command's work lives in its own module (`service.serve`, `service.worker`,
+`service.commands.*`); this file only parses arguments, so `triage --help` stays fast and a
+command imports only what it needs.
 """
 
 from __future__ import annotations
@@ -68,27 +69,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"triage: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        from triage.server import serve
+        from service.serve import serve
 
         return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=not args.no_demo)
     if args.command == "worker":
-        from triage.worker import run_worker
+        from service.worker import run_worker
 
         return run_worker(settings, role=args.role, burst=args.burst)
     if args.command == "agent":
-        from triage.agents import cli_add_agent
+        from service.commands.agents import cli_add_agent
 
         return cli_add_agent(settings, args.username, args.role, display_name=args.name)
     if args.command == "token":
-        from triage.tokens import cli_create_token
+        from service.commands.tokens import cli_create_token
 
         return cli_create_token(settings, args.name)
     if args.command == "import":
-        from triage.importer import cli_import
+        from service.commands.imports import cli_import
 
         return cli_import(settings, args.file, platform=args.platform, batch_size=args.batch_size)
     if args.command == "report":
-        from triage.reports.cli import cli_weekly
+        from service.commands.reports import cli_weekly
 
         return cli_weekly(settings, week=args.week, fmt=args.format, output=args.output, fresh=args.fresh)
     raise AssertionError(args.command)
