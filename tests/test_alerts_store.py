@@ -26,32 +26,33 @@ def conn(tmp_path):
     c.close()
 
 
-def add(conn: sqlite3.Connection, at: datetime, *, product: str = "P1", category: str | None = "服装",
-        causes: tuple[str, ...] = (), text: str = "还行", n: int = 1) -> list[int]:
-    """Scored reviews stored as the apply path leaves them, then counted."""
+def add(conn: sqlite3.Connection, at: datetime | list[datetime], *, product: str = "P1", category: str | None = "服装",
+        causes: tuple[str, ...] | list[tuple[str, ...]] = (), text: str = "还行", n: int = 1) -> list[int]:
+    """Scored reviews stored as the apply path leaves them, then counted (one transaction).
+
+    `at` and `causes` may be lists, one entry per review."""
+    times = at if isinstance(at, list) else [at] * n
+    each = causes if isinstance(causes, list) else [causes] * len(times)
     pks = []
     with transaction(conn):
-        for _ in range(n):
+        for when, these in zip(times, each, strict=True):
             i = next(_ids)
             cur = conn.execute(
                 "INSERT INTO reviews (platform, review_id, text, customer_id, product_id, category, created_at,"
                 " received_at, status, sentiment, causes, terms) VALUES ('tmall', ?, ?, ?, ?, ?, ?, ?, 'scored', ?, ?, ?)",
-                (f"r{i}", text, f"c{i}", product, category, to_db(at), to_db(at),
-                 "negative" if causes else "positive", json.dumps(list(causes)), json.dumps({"causes": {}})),
+                (f"r{i}", text, f"c{i}", product, category, to_db(when), to_db(when),
+                 "negative" if these else "positive", json.dumps(list(these)), json.dumps({"causes": {}})),
             )
             pks.append(cur.lastrowid)
-        record_reviews(conn, pks, at)
+        record_reviews(conn, pks, max(times))
     return pks
 
 
 def history(conn, product="P1", category="服装", days=35, per_day=6, complaint_every=100, cause="defect"):
     """`days` of quiet history before NOW: one complaint of `cause` every `complaint_every` reviews."""
-    k = 0
-    for d in range(days, 0, -1):
-        for h in range(per_day):
-            k += 1
-            at = NOW - timedelta(days=d) + timedelta(hours=h)
-            add(conn, at, product=product, category=category, causes=(cause,) if k % complaint_every == 0 else ())
+    times = [NOW - timedelta(days=d) + timedelta(hours=h) for d in range(days, 0, -1) for h in range(per_day)]
+    causes = [(cause,) if (k + 1) % complaint_every == 0 else () for k in range(len(times))]
+    add(conn, times, product=product, category=category, causes=causes)
 
 
 def burst(conn, n=4, product="P1", category="服装", cause="defect", text="拉链坏了，质量太差", start=NOW - timedelta(hours=3)):
