@@ -7,4 +7,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Route modules register on `bp` when imported; each file serves one resource.
-from web.api import auth, cases, reports, reviews, stats, webhook  # noqa: E402, F401
+from web.api import alerts, auth, cases, reports, reviews, stats, webhook  # noqa: E402, F401
