@@ -6,5 +6,8 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-# Route modules register on `bp` when imported; each file serves one resource.
+# Route modules register on `bp` when imported; each file serves one resource. `alerts` adds its
+# routes through `register(bp)` instead, so it does not import this module back.
 from web.api import alerts, auth, cases, reports, reviews, stats, webhook  # noqa: E402, F401
+
+alerts.register(bp)
