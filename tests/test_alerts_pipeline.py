@@ -57,7 +57,7 @@ class StandIn:
                 pass
 
         self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_port}{path}"
@@ -93,6 +93,7 @@ def scored_burst(db, now, product="p9", category="箱包", cause="defect", n=4):
     return pks
 
 
+@pytest.mark.slow  # scores with the real model through rq
 def test_applying_scores_counts_them_and_schedules_one_detection_job(job_context, db, redis_conn):
     add_reviews(db, [review(f"a{i}", text, customer_id=f"c{i}", product_id="p7", category="家电")
                      for i, text in enumerate(DEFECTS)], now=utcnow())
@@ -106,6 +107,7 @@ def test_applying_scores_counts_them_and_schedules_one_detection_job(job_context
     assert [j for j in registry.get_job_ids() if j.startswith("alerts-")]
 
 
+@pytest.mark.slow  # scores with the real model through rq
 def test_the_detection_job_opens_an_alert_for_a_burst_of_scored_complaints(job_context, db, redis_conn):
     add_reviews(db, [review(f"b{i}", text, customer_id=f"c{i}", product_id="p8", category="家电")
                      for i, text in enumerate(DEFECTS)], now=utcnow())

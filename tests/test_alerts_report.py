@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,7 +19,8 @@ AFTER = MONDAY + timedelta(days=10)
 
 
 @pytest.fixture()
-def conn(tmp_path):
+def conn(tmp_path, migrated_template):
+    shutil.copyfile(migrated_template, tmp_path / "r.db")  # migrating afresh costs ~0.2 s a test
     c = open_db(tmp_path / "r.db")
     yield c
     c.close()
