@@ -125,6 +125,7 @@ def record_reviews(conn: sqlite3.Connection, pks: Iterable[int], now: datetime) 
         return 0
     delta: Counter[tuple[str, str, str]] = Counter()
     dirty: dict[str, str | None] = {}
+    stamps: list[tuple[str | None, int]] = []
     changed = 0
     for start in range(0, len(pks), 500):
         chunk = pks[start:start + 500]
@@ -154,22 +155,19 @@ def record_reviews(conn: sqlite3.Connection, pks: Iterable[int], now: datetime) 
                 dirty[product_scope(counted["product"])] = counted["category"]
                 if counted["category"]:
                     dirty[category_scope(counted["category"])] = counted["category"]
-            conn.execute("UPDATE reviews SET alert_counted = ? WHERE id = ?",
-                         (json.dumps(now_counts, ensure_ascii=False) if now_counts else None, row["id"]))
-    for (scope, cause, hour), n in delta.items():
-        if n:
-            conn.execute(
-                "INSERT INTO alert_counters (scope, cause, hour, n) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (scope, cause, hour) DO UPDATE SET n = n + excluded.n",
-                (scope, cause, hour, n),
-            )
+            stamps.append((json.dumps(now_counts, ensure_ascii=False) if now_counts else None, row["id"]))
+    conn.executemany("UPDATE reviews SET alert_counted = ? WHERE id = ?", stamps)
+    conn.executemany(
+        "INSERT INTO alert_counters (scope, cause, hour, n) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (scope, cause, hour) DO UPDATE SET n = n + excluded.n",
+        [(scope, cause, hour, n) for (scope, cause, hour), n in delta.items() if n],
+    )
     marked_at = to_db(now)
-    for scope, category in dirty.items():
-        conn.execute(
-            "INSERT INTO alert_dirty (scope, category, marked_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (scope) DO UPDATE SET category = excluded.category, marked_at = excluded.marked_at",
-            (scope, category, marked_at),
-        )
+    conn.executemany(
+        "INSERT INTO alert_dirty (scope, category, marked_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (scope) DO UPDATE SET category = excluded.category, marked_at = excluded.marked_at",
+        [(scope, category, marked_at) for scope, category in dirty.items()],
+    )
     return changed
 
 
