@@ -12,6 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from triage.config import ConfigError, Settings
+from triage.errors import Busy
+
+EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): try again later
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"triage: configuration error: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, settings)
+    except Busy as exc:
+        # Another process held the database's write lock for the whole busy timeout.
+        print(f"triage: {exc.message}", file=sys.stderr)
+        return EXIT_BUSY
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from service.serve import serve
 

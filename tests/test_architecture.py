@@ -37,11 +37,6 @@ ALLOWED_UPWARD = {("triage.__main__", "service.cli")}
 KNOWN_CYCLES: dict[frozenset[str], str] = {
     # Being removed on the classifier branch (issue 10, item 7); drop this entry when it merges.
     frozenset({"classifier.evaluate", "classifier.train"}): "classifier/evaluate.py <-> classifier/train.py",
-    # web/api/__init__.py creates `bp` and then imports the route modules, which import `bp` back
-    # from it. Goes with the explicit blueprint registration of issue 10 (item 6, the web branch);
-    # drop (or shrink) this entry when that merges.
-    frozenset({"web.api", "web.api.auth", "web.api.cases", "web.api.reports", "web.api.reviews", "web.api.stats",
-               "web.api.webhook"}): "web/api/__init__.py <-> its route modules",
 }
 
 

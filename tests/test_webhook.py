@@ -145,10 +145,20 @@ def test_mixed_batch_of_new_and_redelivered_reviews(post, make_review, settings)
     assert [r["review_id"] for r in stored_rows(settings)] == ["old", "new1", "new2"]
 
 
-def test_a_repeat_inside_one_batch_is_a_duplicate_of_the_first(post, make_review, settings):
+def test_an_identical_repeat_inside_one_batch_is_a_duplicate_of_the_first(post, make_review, settings):
+    response = post({"reviews": [make_review(review_id="r1"), make_review(review_id="r1")]})
+    body = response.get_json()
+    assert (response.status_code, body["accepted"], body["duplicates"]) == (202, 1, 1)
+    assert [r["status"] for r in body["reviews"]] == ["accepted", "duplicate"]
+    assert len(stored_rows(settings)) == 1
+
+
+def test_a_changed_repeat_inside_one_batch_is_refused_and_nothing_stored(post, make_review, settings):
     response = post({"reviews": [make_review(review_id="r1", text="先"), make_review(review_id="r1", text="后")]})
-    assert [r["status"] for r in response.get_json()["reviews"]] == ["accepted", "duplicate"]
-    assert [r["text"] for r in stored_rows(settings)] == ["先"]
+    assert response.status_code == 422
+    [item] = response.get_json()["items"]
+    assert (item["index"], item["field"]) == (1, "review_id") and "index 0" in item["message"]
+    assert stored_rows(settings) == []
 
 
 def test_the_same_review_id_on_another_platform_is_another_review(post, make_review, settings):

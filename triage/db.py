@@ -15,9 +15,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "connect", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "DatabaseBusy", "busy_timeout", "connect", "is_busy", "migrate", "open_db", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -395,21 +396,75 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+class DatabaseBusy(Busy, sqlite3.OperationalError):
+    """The database stayed locked by another connection for the whole busy timeout.
+
+    Also an `OperationalError`, so code that already treats a busy database as transient (retries,
+    the enqueue after commit) keeps doing so; the web layer answers 503 with Retry-After."""
+
+    default_message = "the database is busy (locked by another writer); nothing was changed, retry shortly"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Is `exc` SQLite's "database is locked/busy", i.e. worth retrying as it stands?"""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return str(exc).startswith(("database is locked", "database is busy", "database table is locked"))
+
+
+class busy_timeout:
+    """`with busy_timeout(conn, 200): ...` — wait at most `ms` for a lock inside, then restore.
+
+    For writes that may be skipped (bookkeeping such as a token's last use): better to skip one
+    than to hold a read request for the whole busy timeout while another writer works."""
+
+    def __init__(self, conn: sqlite3.Connection, ms: int) -> None:
+        self.conn = conn
+        self.ms = ms
+        self.saved = BUSY_TIMEOUT_MS
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.saved = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.ms)}")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.saved)}")
+
+
 class transaction:
-    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
+
+    A write lock that cannot be had within the busy timeout raises DatabaseBusy."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise DatabaseBusy() from exc
+            raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
+        if exc_type is not None:
             self.conn.execute("ROLLBACK")
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as commit_error:
+            # A failed COMMIT leaves the transaction open; end it so the connection stays usable.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if is_busy(commit_error):
+                raise DatabaseBusy() from commit_error
+            raise
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from triage.db import transaction
+from triage.db import busy_timeout, is_busy, transaction
 from triage.errors import ValidationFailed
 from triage.timeutil import from_db, to_db, utcnow
 
@@ -31,6 +32,9 @@ __all__ = [
 TOKEN_PREFIX = "trg_"
 # Recording every use would turn each read into a write; once a minute is enough to audit.
 LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+LAST_USED_WAIT_MS = 100
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,25 @@ def verify_token(conn: sqlite3.Connection, token: str | None, *, now: dt.datetim
         return None
     now = now or utcnow()
     cutoff = to_db(now - LAST_USED_GRANULARITY)
-    # The condition sits in the UPDATE itself, so concurrent requests cannot both write.
-    conn.execute(
-        "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
-        (to_db(now), row["id"], cutoff),
-    )
+    if row["last_used_at"] is None or row["last_used_at"] <= cutoff:
+        _record_use(conn, row["id"], to_db(now), cutoff)
     return _from_row(row)
+
+
+def _record_use(conn: sqlite3.Connection, token_id: int, now: str, cutoff: str) -> None:
+    # Bookkeeping must not make a read wait for, or fail on, another writer's lock (WAL readers
+    # never do): a short wait, and a use left unrecorded until the next request if it is busy.
+    try:
+        with busy_timeout(conn, LAST_USED_WAIT_MS):
+            # The condition sits in the UPDATE itself, so concurrent requests cannot both write.
+            conn.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+                (now, token_id, cutoff),
+            )
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        log.info("token %s: last use not recorded, the database is busy", token_id)
 
 
 def revoke_token(conn: sqlite3.Connection, token_id: int) -> bool:

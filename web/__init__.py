@@ -19,6 +19,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     else:
         settings = Settings.from_env(dict(config) if config is not None else None)
     app = Flask(__name__)
+    from web import converters
+
+    converters.install(app)  # before any blueprint: rules bind their converters when registered
     _install_resources(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook enforces its own 1 MiB limit with the contract's error
     app.json.ensure_ascii = False

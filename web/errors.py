@@ -1,6 +1,7 @@
 """The one place where exceptions become HTTP responses.
 
-Domain errors (`triage.errors`) become the contract's JSON bodies everywhere. Under /api, Flask's
+Domain errors (`triage.errors`) become the contract's JSON bodies everywhere; `Busy` (the database
+locked beyond its busy timeout) is 503 with `Retry-After`. Under /api, Flask's
 own errors (unknown route, wrong method, crash) are JSON too, so API clients never get HTML; other
 paths get a Chinese HTML page in the site's layout (web/views/base.py).
 """
@@ -8,11 +9,13 @@ paths get a Chinese HTML page in the site's layout (web/views/base.py).
 from __future__ import annotations
 
 import re
+import sqlite3
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, jsonify, make_response, request
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from triage import errors as e
+from triage.db import DatabaseBusy, is_busy
 from web.views.base import error_page
 
 # Looked up along the exception's MRO, so a subclass inherits its base's status.
@@ -27,6 +30,7 @@ STATUS: dict[type[e.TriageError], int] = {
     e.TooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.ValidationFailed: 422,
+    e.Busy: 503,
 }
 
 
@@ -55,7 +59,20 @@ def _domain_error(exc: e.TriageError) -> tuple[Response, int]:
     if type(exc) is e.Unauthorized:
         # The read API's scheme (RFC 6750); webhook signature failures are not a Bearer challenge.
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, e.Busy):
+        if not _is_api_request():
+            page, status = error_page(ServiceUnavailable())
+            response = make_response(page, status)
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
+
+
+def _sqlite_error(exc: sqlite3.OperationalError):
+    # A lock timeout outside `triage.db.transaction` (a plain read, a connection's set-up) is
+    # the same condition as inside it; anything else stays a 500.
+    if is_busy(exc):
+        return _domain_error(DatabaseBusy())
+    raise exc
 
 
 def _http_error(exc: HTTPException):
@@ -82,5 +99,6 @@ def _internal_error(exc: InternalServerError):
 
 def register(app: Flask) -> None:
     app.register_error_handler(e.TriageError, _domain_error)
+    app.register_error_handler(sqlite3.OperationalError, _sqlite_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -59,6 +59,9 @@ def higher_priority(a: str, b: str) -> str:
 
 
 def get_case(conn: sqlite3.Connection, case_id: int) -> sqlite3.Row | None:
+    """The case's row, or None; an id beyond SQLite's 64-bit integers is no case (not an OverflowError)."""
+    if not -(2**63) <= case_id < 2**63:
+        return None
     return conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import g, jsonify, request
 
 from triage.alerts import store
 from triage.errors import Conflict, Forbidden, InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
 from triage.timeutil import utcnow
+from web.api.blueprint import bp
 from web.db import get_db
 
 ACTION_ROLES = ("supervisor", "admin")
@@ -35,6 +36,7 @@ def _integer(name: str, default: int, maximum: int | None = None) -> int:
     return int(raw)
 
 
+@bp.get("/alerts")
 def list_alerts():
     unknown = sorted(set(request.args) - _QUERY)
     if unknown:
@@ -55,6 +57,7 @@ def _alert(alert_id: int):
         raise NotFound(str(exc)) from exc
 
 
+@bp.get("/alerts/<int:alert_id>")
 def get_alert(alert_id: int):
     return jsonify(store.alert_json(get_db(), _alert(alert_id), detail=True))
 
@@ -82,6 +85,7 @@ def _body() -> dict[str, Any]:
     return body
 
 
+@bp.post("/alerts/<int:alert_id>/actions")
 def alert_action(alert_id: int):
     agent = _acting_agent()
     if agent is None or agent["role"] not in ACTION_ROLES:
@@ -102,10 +106,3 @@ def alert_action(alert_id: int):
                                code="invalid_action") from exc
     return jsonify(store.alert_json(get_db(), row, detail=True))
 
-
-def register(bp: Blueprint) -> None:
-    """Add the routes to the api blueprint (called by web/api/__init__.py; this module never imports
-    `web.api`, so it adds no import cycle). Token checks come from the blueprint's before_request."""
-    bp.add_url_rule("/alerts", view_func=list_alerts, methods=["GET"])
-    bp.add_url_rule("/alerts/<int:alert_id>", view_func=get_alert, methods=["GET"])
-    bp.add_url_rule("/alerts/<int:alert_id>/actions", view_func=alert_action, methods=["POST"])

@@ -12,7 +12,7 @@ from flask import jsonify, request
 from triage import cases
 from triage.errors import BadRequest, NotFound
 from triage.timeutil import utcnow
-from web.api import bp
+from web.api.blueprint import bp
 from web.db import get_db, get_policy
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
@@ -33,7 +33,9 @@ def _integer(name: str, default: int) -> int:
     # ASCII digits only (str.isdigit() also takes '²', which int() refuses), and few enough of
     # them for SQLite's 64-bit integers.
     if not _WHOLE_NUMBER.fullmatch(raw):
-        raise BadRequest(f"{name} must be a whole number, got {raw!r}")
+        if raw.isascii() and raw.isdigit():
+            raise BadRequest(f"{name} must be at most {'9' * 18}, got {raw[:40]!r}")
+        raise BadRequest(f"{name} must be a whole number, got {raw[:40]!r}")
     return int(raw)
 
 

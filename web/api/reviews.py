@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from triage import reviews
-from web.api import bp
+from web.api.blueprint import bp
 from web.db import get_db
 
 

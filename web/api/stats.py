@@ -9,7 +9,7 @@ from flask import jsonify
 
 from triage import metrics, reviews
 from triage.timeutil import utcnow
-from web.api import bp
+from web.api.blueprint import bp
 from web.db import get_db
 
 
