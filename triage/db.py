@@ -352,6 +352,78 @@ def _m011_queue(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m030_alerts(db: sqlite_utils.Database) -> None:
+    # Product alerts (差评预警). Statement by statement, inside migrate()'s transaction.
+    for statement in (
+        # What a review is counted as in alert_counters ({"hour", "product", "category", "causes"}),
+        # so a re-scored revision or a correction moves its counts instead of adding them twice.
+        "ALTER TABLE reviews ADD COLUMN alert_counted TEXT",
+        # Hourly counters per scope ('p:<product>', 'c:<category>', 'all') and cause ('' = every review):
+        # detection reads a scope's few hundred rows instead of scanning reviews.
+        """CREATE TABLE alert_counters (
+            scope   TEXT NOT NULL,
+            cause   TEXT NOT NULL,
+            hour    TEXT NOT NULL,          -- UTC start of the hour (timeutil.to_db)
+            n       INTEGER NOT NULL,
+            PRIMARY KEY (scope, cause, hour)
+        ) WITHOUT ROWID""",
+        # Scopes with new counts since the last detection run; the run deletes what it judged.
+        """CREATE TABLE alert_dirty (
+            scope       TEXT PRIMARY KEY,
+            category    TEXT,
+            marked_at   TEXT NOT NULL
+        )""",
+        """CREATE TABLE alerts (
+            id                  INTEGER PRIMARY KEY,
+            scope_key           TEXT NOT NULL,          -- 'p:<product>' or 'c:<category>'
+            product_id          TEXT,                   -- NULL for a category alert
+            category            TEXT,
+            cause               TEXT NOT NULL,
+            status              TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            opened_at           TEXT NOT NULL,
+            updated_at          TEXT NOT NULL,
+            window_start        TEXT NOT NULL,          -- reviews from here on belong to the alert
+            count               INTEGER NOT NULL DEFAULT 0,
+            window_reviews      INTEGER NOT NULL DEFAULT 0,
+            rate                REAL,
+            baseline_rate       REAL,
+            p_value             REAL,
+            fired_window_hours  REAL,
+            terms               TEXT NOT NULL DEFAULT '[]',  -- JSON [{term, reviews, share}]
+            acknowledged_at     TEXT,
+            acknowledged_by     TEXT,
+            resolved_at         TEXT,
+            resolved_by         TEXT,
+            resolution          TEXT,
+            note                TEXT
+        )""",
+        # At most one active (open or acknowledged) alert per product, or category, and cause.
+        "CREATE UNIQUE INDEX alerts_one_active ON alerts(scope_key, cause) WHERE status != 'resolved'",
+        "CREATE INDEX alerts_status ON alerts(status, opened_at)",
+        "CREATE INDEX alerts_resolved ON alerts(resolved_at) WHERE resolved_at IS NOT NULL",
+        "CREATE INDEX alerts_opened ON alerts(opened_at)",
+        """CREATE TABLE alert_reviews (
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            review_pk   INTEGER NOT NULL REFERENCES reviews(id),
+            joined_at   TEXT NOT NULL,
+            PRIMARY KEY (alert_id, review_pk)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX alert_reviews_review ON alert_reviews(review_pk)",
+        # Timeline of an alert: opened, reviews_joined, acknowledged, resolved, notified. Append-only.
+        """CREATE TABLE alert_events (
+            id          INTEGER PRIMARY KEY,
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            at          TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            detail      TEXT
+        )""",
+        "CREATE INDEX alert_events_alert ON alert_events(alert_id, at)",
+        "CREATE INDEX reviews_category ON reviews(category, created_at) WHERE category IS NOT NULL",
+    ):
+        db.execute(statement)
+
+
 def _m050_login_throttle(db: sqlite_utils.Database) -> None:
     # Failed sign-ins (per account and per address, for throttling) and account lockouts
     # (triage.login_throttle). Rows older than the throttle window are pruned as new ones come.
@@ -381,6 +453,7 @@ MIGRATIONS: list[Migration] = [
     ("003_report_indexes", _m003_report_indexes),
     ("010_work_queue", _m010_work_queue),
     ("011_queue", _m011_queue),
+    ("030_alerts", _m030_alerts),
     ("050_login_throttle", _m050_login_throttle),
 ]
 
