@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import exp, lgamma
 
-from scipy.stats import betabinom
-
 __all__ = [
     "DEFAULT_PARAMS",
     "Beta",
@@ -205,6 +203,9 @@ def upper_tail(k: int, n: int, prior: Beta) -> float:
         cdf += pmf
     tail = 1.0 - cdf
     if tail < 1e-9:
+        # scipy.stats costs ~0.5 s to import: only a process that really judges a window pays it.
+        from scipy.stats import betabinom
+
         return float(betabinom.sf(k - 1, n, a, b))
     return tail
 
