@@ -231,16 +231,22 @@ def _score_pending(conn: sqlite3.Connection, now: dt.datetime, policy: Any) -> N
     apply_results(conn, score_items(items), now=now, policy=policy, ltv_threshold=threshold)
 
 
+def _window(created_at: str) -> str:
+    """The 4-hour window a review arrives in (a batch the worker would have scored together)."""
+    moment = dt.datetime.fromisoformat(created_at)
+    return f"{moment:%Y-%m-%d}T{moment.hour // 4:02d}"
+
+
 def _ingest_over_time(conn: sqlite3.Connection, reviews: list[dict[str, Any]], policy: Any) -> None:
     """Each day's reviews arrive, are scored and open or join cases at that day's time."""
     from triage.ingest import ingest
     from triage.validation import validate_batch
 
-    by_hour: dict[str, list[dict[str, Any]]] = {}
+    by_window: dict[str, list[dict[str, Any]]] = {}
     for review in reviews:
-        by_hour.setdefault(review["created_at"][:13], []).append(review)
-    for hour in sorted(by_hour):
-        batch = by_hour[hour]
+        by_window.setdefault(_window(review["created_at"]), []).append(review)
+    for window in sorted(by_window):
+        batch = by_window[window]
         arrived = max(dt.datetime.fromisoformat(r["created_at"]) for r in batch) + dt.timedelta(minutes=3)
         ingest(conn, validate_batch(batch), arrived)
         _score_pending(conn, arrived + dt.timedelta(minutes=2), policy)

@@ -15,10 +15,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from triage.casefile import CaseFile, assignable_agents, load_case_file
 from triage.cases.actions import Actor, ClaimedByOther, perform
 from triage.cases.lifecycle import InvalidTransition, VersionConflict
 from triage.cases.store import ACTIVE_STATUSES, load_pauses, row_clocks
-from triage.casefile import CaseFile, assignable_agents, load_case_file
 from triage.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from triage.handbook import current_replies, fill
 from triage.highlight import highlight

@@ -10,7 +10,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from triage.errors import Conflict, NotFound, ValidationFailed
-from triage.handbook import MAX_BODY, MAX_TITLE, PLACEHOLDERS, current_replies, get_reply, reply_history, retire_reply, save_reply
+from triage.handbook import (
+    MAX_BODY,
+    MAX_TITLE,
+    PLACEHOLDERS,
+    current_replies,
+    get_reply,
+    reply_history,
+    retire_reply,
+    save_reply,
+)
 from triage.timeutil import utcnow
 from web.auth import login_required, role_required
 from web.db import get_db

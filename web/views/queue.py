@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 
+from triage.cases.queue import CaseQuery, list_cases, queue_counts
 from triage.errors import BadRequest
-from triage.queuepage import QueueFilter, filter_counts, product_names, queue_page
+from triage.queuepage import facet_values, latest_reviews
 from triage.timeutil import from_db, utcnow
 from web.auth import login_required
 from web.db import get_db
@@ -32,26 +33,35 @@ __all__ = ["POLL_SECONDS", "bp", "parse_filter"]
 bp = Blueprint("queue", __name__)
 
 POLL_SECONDS = 10
+PAGE_SIZE = 50
 MULTI = {"status": "statuses", "priority": "priorities", "cause": "causes", "sla": "sla"}
 SINGLE = ("assignee", "category", "product", "platform")
 KNOWN = {*MULTI, *SINGLE, "after"}
 FIRST_LINE_CHARS = 90
 
 
-def parse_filter(args: Any, me: str) -> QueueFilter:
+def parse_filter(args: Any, me: str) -> CaseQuery:
+    """The queue's query parameters as a `CaseQuery` in queue order; BadRequest names what is wrong."""
     unknown = sorted(set(args) - KNOWN)
     if unknown:
         raise BadRequest(f"unknown query parameter {unknown[0]!r}")
-    kwargs: dict[str, Any] = {"me": me}
+    kwargs: dict[str, Any] = {"order": "queue", "limit": PAGE_SIZE, "cursor": args.get("after") or None}
     for param, attr in MULTI.items():
         values = tuple(v for v in args.getlist(param) if v)
         if values:
             kwargs[attr] = values
-    for param in SINGLE:
+    assignee = args.get("assignee") or None
+    if assignee == "mine":
+        kwargs["assignees"] = (me,)
+    elif assignee == "unassigned":
+        kwargs["unassigned"] = True
+    elif assignee is not None:
+        raise BadRequest(f"assignee: unknown value {assignee!r}; expected mine or unassigned")
+    for param, attr in (("category", "categories"), ("product", "products"), ("platform", "platforms")):
         value = args.get(param) or None
         if value is not None:
-            kwargs[param] = value
-    return QueueFilter(**kwargs)
+            kwargs[attr] = (value,)
+    return CaseQuery(**kwargs)
 
 
 def _current_args() -> list[tuple[str, str]]:
@@ -74,8 +84,7 @@ def _first_line(text: str | None) -> str:
     return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + "…"
 
 
-def _row_view(item: Any, now: datetime) -> dict[str, Any]:
-    c = item.case
+def _row_view(c: Any, latest: Any, now: datetime) -> dict[str, Any]:
     contacted = c["first_contacted_at"] is not None
     due = from_db(c["resolution_due"] if contacted else c["first_contact_due"])
     state = c["sla_resolution"] if contacted else c["sla_first_contact"]
@@ -84,8 +93,8 @@ def _row_view(item: Any, now: datetime) -> dict[str, Any]:
         state = "breached"
     return {
         "case": c,
-        "latest": item.latest,
-        "first_line": _first_line(item.latest["text"] if item.latest else None),
+        "latest": latest,
+        "first_line": _first_line(latest["text"] if latest else None),
         "due": due,
         "state": state,
         "clock": "解决" if contacted else "首次联系",
@@ -95,32 +104,29 @@ def _row_view(item: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _render_rows(f: QueueFilter) -> dict[str, Any]:
-    try:
-        page = queue_page(get_db(), f, after=request.args.get("after") or None)
-    except BadRequest as exc:
-        abort(400, exc.message)
+def _render_rows(query: CaseQuery) -> dict[str, Any]:
     now = utcnow()
-    rows = [_row_view(item, now) for item in page.rows]
+    page = list_cases(get_db(), query, now=now)
+    latest = latest_reviews(get_db(), [row["id"] for row in page.rows])
+    rows = [_row_view(row, latest.get(row["id"]), now) for row in page.rows]
     next_url = None
     if page.next_cursor:
         next_url = url_for("queue.index") + "?" + urlencode([*_current_args(), ("after", page.next_cursor)])
     first_url = url_for("queue.index") + ("?" + urlencode(_current_args()) if _current_args() else "")
-    return {"rows": rows, "next_url": next_url, "paged": bool(request.args.get("after")), "first_url": first_url,
+    return {"rows": rows, "next_url": next_url, "total": page.total, "paged": bool(request.args.get("after")), "first_url": first_url,
             "rows_url": url_for("queue.rows") + ("?" + urlencode(_current_args()) if _current_args() else ""),
             "poll_seconds": POLL_SECONDS}
 
 
-def _counts(f: QueueFilter) -> dict[str, Any]:
+def _counts() -> dict[str, Any]:
     conn = get_db()
-    counts = filter_counts(conn, f)
-    return {"counts": counts, "products": product_names(conn, list(counts.get("product", {}))),
+    return {"counts": queue_counts(conn, username=g.agent.username), "facets": facet_values(conn),
             "selected": {k: request.args.getlist(k) for k in (*MULTI, *SINGLE)},
             "filter_url": filter_url, "counts_url": url_for("queue.counts") + (
                 "?" + urlencode(_current_args()) if _current_args() else "")}
 
 
-def _filter() -> QueueFilter:
+def _filter() -> CaseQuery:
     try:
         return parse_filter(request.args, g.agent.username)
     except BadRequest as exc:
@@ -132,7 +138,7 @@ def _filter() -> QueueFilter:
 def index():
     f = _filter()
     return render_template("queue.html", labels=labels, any_filter=bool(_current_args()),
-                           **_render_rows(f), **_counts(f))
+                           **_render_rows(f), **_counts())
 
 
 @bp.get("/queue/rows")
@@ -145,4 +151,4 @@ def rows():
 @bp.get("/queue/counts")
 @login_required
 def counts():
-    return render_template("queue_filters.html", labels=labels, **_counts(_filter()))
+    return render_template("queue_filters.html", labels=labels, **_counts())
