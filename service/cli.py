@@ -22,7 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--workers", type=int, default=1, help="scoring workers to start (embedded Redis only)")
-    s.add_argument("--no-demo", action="store_true", help="do not load demo data into a fresh database")
+    s.add_argument("--demo", action="store_true",
+                   help="load the demo shop (reviews, team, handbook) into a fresh database and print two logins;"
+                   " `make run` passes it")
+    s.add_argument("--no-demo", action="store_true", help="no demo data (the default; kept for older scripts)")
 
     w = sub.add_parser("worker", help="an rq worker (with scheduler) for REDIS_URL")
     w.add_argument(
@@ -91,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from service.serve import serve
 
-        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=not args.no_demo)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=args.demo and not args.no_demo)
     if args.command == "worker":
         from service.worker import run_worker
 

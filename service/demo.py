@@ -271,7 +271,7 @@ def _work_history(conn: sqlite3.Connection, now: dt.datetime, policy: Any, rng: 
     for case in cases:
         opened = from_db(case["opened_at"])
         age = now - opened
-        if age < dt.timedelta(hours=20):
+        if age < dt.timedelta(hours=30):
             continue  # today's work: the queue a newcomer sees
         t = opened + dt.timedelta(minutes=rng.randint(5, 50) if case["priority"] == "P1" else rng.randint(15, 240))
         agent = rng.choice(_on_shift(team, t))
@@ -300,10 +300,11 @@ def _work_history(conn: sqlite3.Connection, now: dt.datetime, policy: Any, rng: 
         channel = rng.choices(("wecom", "phone", "im", "sms"), (6, 3, 2, 1))[0]
         t += dt.timedelta(minutes=rng.randint(5, 90))
         act("contact", {"channel": channel, "outcome": rng.choice(("reached", "reached", "replied", "message_sent"))}, t)
-        if fate < 0.18:
+        recent = age < dt.timedelta(days=3)  # older cases are done: only recent ones are still in hand
+        if fate < 0.18 and recent:
             act("wait", {"note": "顾客说晚上回家拍照发过来"}, t + dt.timedelta(minutes=5))
             continue
-        if fate < 0.24 or age < dt.timedelta(days=2):
+        if recent and (fate < 0.30 or age < dt.timedelta(days=1, hours=12)):
             continue  # still being worked
         resolution = rng.choices(("refund", "replacement", "reship", "coupon", "explained", "other"),
                                  (4, 3, 2, 3, 3, 1))[0]

@@ -123,7 +123,7 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, demo: bool = True) -> int:
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, demo: bool = False) -> int:
     """Run until Ctrl-C or SIGTERM; returns the exit status."""
     from werkzeug.serving import make_server
 
@@ -149,8 +149,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
             login = None
             if demo:
                 from service.demo import load_demo
+                from triage.sla import load_policy
 
-                login = load_demo(conn, settings.var_dir)
+                print("triage: a fresh database gets the demo shop (a few seconds) ...", flush=True)
+                login = load_demo(conn, settings.var_dir, policy=load_policy(settings.sla_policy_path, settings.timezone),
+                                  progress=lambda line: print(f"triage: {line}", flush=True))
             from triage.pipeline import enqueue_pending
 
             enqueue_pending(conn, connect_redis(settings.redis_url))
@@ -200,6 +203,8 @@ def _banner(settings: Settings, host: str, port: int, embedded: bool, roles: Seq
     else:
         lines.append("  Redis: REDIS_URL; workers here: 1 db (run `triage worker` for scoring)")
     if login is not None:
-        lines.append(f"  demo login: {login.username} / {login.password} ({login.role})")
+        lines.append("  demo logins (shown this once; passwords are stored only hashed):")
+        for one in login:
+            lines.append(f"    {one.username} / {one.password} ({'主管 supervisor' if one.role == 'supervisor' else '客服 agent'})")
     lines.append("  Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
