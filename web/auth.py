@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 
-from triage.agents import Agent, authenticate, get_agent
+from triage.agents import Agent, authenticate, get_agent, record_login
 from web.db import get_db
 
 __all__ = ["bp", "login_required", "refusal", "role_required", "safe_next"]
@@ -109,6 +109,7 @@ def login():
                 # A fresh session: nothing from before the login (e.g. a planted session id) survives.
                 session.clear()
                 session[SESSION_KEY] = agent.username
+                record_login(get_db(), agent.username)
                 session.permanent = True
                 return redirect(next_url or url_for("queue.index"))
     status = 200 if error is None else 400

@@ -130,7 +130,7 @@ def show(case_id: int):
         case=case,
         clocks=clocks,
         clock=clock,
-        remaining=remaining_text(clock.due, now),
+        remaining=remaining_text(clock.due, now) if active else ("按时完成" if clock.state == "met" else "超时完成"),
         reviews=_reviews_view(file),
         handbook=_handbook(file, latest),
         offered=offered,
