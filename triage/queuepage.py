@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-__all__ = ["facet_values", "latest_reviews"]
+from triage.cases.queue import ORDERS, CaseQuery, page_sql
+
+# The same opaque cursor `list_cases` gives out (its owner may make the name public).
+from triage.cases.queue import _encode_cursor as encode_cursor
+
+__all__ = ["facet_values", "latest_reviews", "queue_rows"]
 
 _ACTIVE = "queue_key < '1'"  # every active case (see triage.db.QUEUE_KEY_SQL)
 
@@ -49,3 +55,16 @@ def facet_values(conn: sqlite3.Connection, *, limit: int = 30) -> dict[str, list
         if found:
             item["label"] = found[0]
     return out
+
+
+def queue_rows(conn: sqlite3.Connection, query: CaseQuery, now: datetime) -> tuple[list[sqlite3.Row], str | None]:
+    """One page of `query` and the cursor of the next, without `list_cases`' total: the page an
+    agent looks at every few seconds must not count 50,000 cases each time (the filter counts
+    come separately, from `queue_counts`)."""
+    sql, params = page_sql(query, now)
+    rows = conn.execute(sql, params).fetchall()
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    column, _ = ORDERS[query.order]
+    return rows, encode_cursor(query.order, rows[-1][column], rows[-1]["id"])

@@ -13,18 +13,21 @@ Filters are query parameters (`status`, `priority`, `cause`, `sla`, `assignee=mi
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 
-from triage.cases.queue import CaseQuery, list_cases, queue_counts
+from triage.cases.queue import CaseQuery, queue_counts
 from triage.errors import BadRequest
-from triage.queuepage import facet_values, latest_reviews
+from triage.queuepage import facet_values, latest_reviews, queue_rows
 from triage.timeutil import from_db, utcnow
 from web.auth import login_required
-from web.db import get_db
+from web.db import get_db, get_settings
 from web.views import labels
 from web.views.present import remaining_text
 
@@ -106,21 +109,47 @@ def _row_view(c: Any, latest: Any, now: datetime) -> dict[str, Any]:
 
 def _render_rows(query: CaseQuery) -> dict[str, Any]:
     now = utcnow()
-    page = list_cases(get_db(), query, now=now)
-    latest = latest_reviews(get_db(), [row["id"] for row in page.rows])
-    rows = [_row_view(row, latest.get(row["id"]), now) for row in page.rows]
+    page_rows, next_cursor = queue_rows(get_db(), query, now)
+    latest = latest_reviews(get_db(), [row["id"] for row in page_rows])
+    rows = [_row_view(row, latest.get(row["id"]), now) for row in page_rows]
     next_url = None
-    if page.next_cursor:
-        next_url = url_for("queue.index") + "?" + urlencode([*_current_args(), ("after", page.next_cursor)])
+    if next_cursor:
+        next_url = url_for("queue.index") + "?" + urlencode([*_current_args(), ("after", next_cursor)])
     first_url = url_for("queue.index") + ("?" + urlencode(_current_args()) if _current_args() else "")
-    return {"rows": rows, "next_url": next_url, "total": page.total, "paged": bool(request.args.get("after")), "first_url": first_url,
+    return {"rows": rows, "next_url": next_url, "paged": bool(request.args.get("after")), "first_url": first_url,
             "rows_url": url_for("queue.rows") + ("?" + urlencode(_current_args()) if _current_args() else ""),
             "poll_seconds": POLL_SECONDS}
 
 
-def _counts() -> dict[str, Any]:
+_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_cache_lock = threading.Lock()
+COUNTS_TTL = 10.0   # seconds; the sidebar polls every 30 s, a whole team shares one computation
+FACETS_TTL = 60.0   # products and categories of the active cases change slowly
+
+
+def _cached(key: tuple[Any, ...], ttl: float, compute: Callable[[], Any]) -> Any:
+    """A per-process memo with a time limit: counts over 50,000 active cases take a second at
+    the top end, and every agent's page polls them."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+    value = compute()
+    with _cache_lock:
+        _cache[key] = (now, value)
+    return value
+
+
+def _counts(lazy: bool = False) -> dict[str, Any]:
+    """The sidebar's context. `lazy`: the full page renders the filter links at once and lets
+    htmx fetch the counts right after, so the queue itself never waits for them."""
     conn = get_db()
-    return {"counts": queue_counts(conn, username=g.agent.username), "facets": facet_values(conn),
+    db = str(get_settings().db_path)
+    me = g.agent.username
+    counts = None if lazy else _cached(("counts", db, me), COUNTS_TTL, lambda: queue_counts(conn, username=me))
+    facets = None if lazy else _cached(("facets", db), FACETS_TTL, lambda: facet_values(conn))
+    return {"counts": counts, "facets": facets,
             "selected": {k: request.args.getlist(k) for k in (*MULTI, *SINGLE)},
             "filter_url": filter_url, "counts_url": url_for("queue.counts") + (
                 "?" + urlencode(_current_args()) if _current_args() else "")}
@@ -138,7 +167,7 @@ def _filter() -> CaseQuery:
 def index():
     f = _filter()
     return render_template("queue.html", labels=labels, any_filter=bool(_current_args()),
-                           **_render_rows(f), **_counts())
+                           **_render_rows(f), **_counts(lazy=True))
 
 
 @bp.get("/queue/rows")
