@@ -60,6 +60,7 @@ ORDERS = {"newest": ("opened_at", True), "queue": ("queue_key", False)}
 SLA_STATES = ("ok", "at_risk", "breached", "met")
 _ACTIVE_KEY_END = "1"  # queue_key of every active case sorts below this (see triage.db.QUEUE_KEY_SQL)
 _FREE_TEXT_MAX = 128
+FACET_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -254,9 +255,10 @@ def page_sql(query: CaseQuery, now: datetime | None = None) -> tuple[str, list[A
 
 def queue_counts(conn: sqlite3.Connection, *, username: str | None = None, now: datetime | None = None
                  ) -> dict[str, Any]:
-    """Figures for the queue's filters over the active cases, in one pass of the queue index:
-    {"total", "status": {...}, "priority": {...}, "cause": {...}, "sla": {...}, "top_tier",
-    "unassigned", "mine"} (mine: held by `username`)."""
+    """Figures for the queue's filters over the active cases: {"total", "status": {...},
+    "priority": {...}, "cause": {...}, "sla": {...}, "top_tier", "unassigned", "mine"} in one pass
+    of the queue index (mine: held by `username`), and the most frequent values of "category",
+    "platform" and "product" ({value: count}, at most `FACET_LIMIT` each, most frequent first)."""
     now_db = to_db(now or utcnow())
     breached = breached_sql(":now")
     sums = [
@@ -281,4 +283,12 @@ def queue_counts(conn: sqlite3.Connection, *, username: str | None = None, now: 
             out[group][name] = row[key]
     out["sla"]["ok"] = row["total"] - out["sla"]["breached"] - out["sla"]["at_risk"]
     out.update(top_tier=row["top_tier"], unassigned=row["unassigned"], mine=row["mine"] if username else 0)
+    for column, name in (("category", "category"), ("platform", "platform"), ("product_id", "product")):
+        out[name] = {
+            r[0]: r[1] for r in conn.execute(
+                f"SELECT {column}, COUNT(*) AS n FROM cases WHERE queue_key < ? AND {column} IS NOT NULL"
+                f" GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?",
+                (_ACTIVE_KEY_END, FACET_LIMIT),
+            )
+        }
     return out
