@@ -337,7 +337,9 @@ def _revise_upward(conn: sqlite3.Connection, case_ids: list[int], now: dt.dateti
         review = {k: row[k] for k in ("review_id", "platform", "customer_id", "customer_name", "customer_ltv",
                                       "product_id", "product_name", "category", "order_id")}
         review = {k: v for k, v in review.items() if v is not None}
-        review.update(text=row["text"] + "\n" + rng.choice(PIECES["revised"]), rating=5, created_at=row["created_at"])
+        # The customer edits the review: the complaint gives way to the outcome (已改评).
+        review.update(text=rng.choice(PIECES["revised"]).removeprefix("追评："), rating=5,
+                      created_at=row["created_at"])
         ingest(conn, validate_batch([review]), at)
         _score_pending(conn, at + dt.timedelta(minutes=2), policy)
 
