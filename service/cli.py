@@ -32,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--workers", type=int, default=1, help="scoring workers to start (embedded Redis only)")
     s.add_argument("--demo", action="store_true",
-                   help="load demo data and a demo login into a fresh database (what `make run` does)")
-    s.add_argument("--no-demo", action="store_true", help="no demo data (the default; kept for old scripts)")
+                   help="load the demo shop (reviews, team, handbook) into a fresh database and print two logins;"
+                   " `make run` passes it")
+    s.add_argument("--no-demo", action="store_true", help="no demo data (the default; kept for older scripts)")
 
     web = sub.add_parser("web", help="the web app alone under waitress (production web tier)")
     web.add_argument("--host", default="127.0.0.1")
@@ -139,7 +140,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from service.serve import serve
 
-        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=args.demo)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=args.demo and not args.no_demo)
     if args.command == "web":
         from service.web import run
 

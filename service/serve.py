@@ -287,8 +287,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
                 login = None
                 if demo:
                     from service.demo import load_demo
+                    from triage.sla import load_policy
 
-                    login = load_demo(conn)
+                    print("triage: a fresh database gets the demo shop (a few seconds) ...", flush=True)
+                    login = load_demo(conn, policy=load_policy(settings.sla_policy_path, settings.timezone),
+                                      progress=lambda line: print(f"triage: {line}", flush=True))
                 from triage.pipeline import enqueue_pending
 
                 enqueue_pending(conn, connect_redis(settings.redis_url))
@@ -349,7 +352,8 @@ def _banner(settings: Settings, host: str, port: int, embedded: bool, roles: Seq
     else:
         lines.append("  Redis: REDIS_URL; workers here: 1 db (run `triage worker` for scoring)")
     if login is not None:
-        lines.append(f"  demo login (shown once, now that it was created): {login.username} / {login.password}"
-                     f" ({login.role})")
+        lines.append("  demo logins (shown this once; passwords are stored only hashed):")
+        for one in login:
+            lines.append(f"    {one.username} / {one.password} ({'主管 supervisor' if one.role == 'supervisor' else '客服 agent'})")
     lines.append("  Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)

@@ -36,11 +36,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Every blueprint is named here: a misnamed module fails at start-up, never silently.
     from web import auth, health
     from web.api import bp as api_bp
-    from web.views import alerts, base, landing, queue, reports
+    from web.views import accounts, alerts, base, cases, handbook, landing, present, queue, reports
 
     # The API (Bearer tokens) and the webhook (HMAC signature) are not cookie-authenticated: no CSRF.
     security.init_app(app, settings, exempt=(api_bp,))
     base.init_app(app)
+    present.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
@@ -48,6 +49,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(queue.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(handbook.bp)
+    app.register_blueprint(accounts.bp)
     return app
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 
-from triage.agents import Agent, authenticate, get_agent
+from triage.agents import Agent, authenticate, get_agent, record_login
 from triage.login_throttle import check_login_allowed, record_login_failure, record_login_success
 from triage.passwords import HashingBusy
 from triage.timeutil import utcnow
@@ -143,6 +143,7 @@ def login():
                     error, status = BAD_LOGIN, 400  # one message for unknown user, wrong password and disabled
                 elif agent is not None:
                     record_login_success(conn, agent.username)
+                    record_login(conn, agent.username)
                     # A fresh session: nothing from before the login (e.g. a planted session id) survives.
                     session.clear()
                     session[SESSION_KEY] = agent.username

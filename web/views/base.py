@@ -29,8 +29,10 @@ class NavLink:
 
 NAV = (
     NavLink("queue.index", "工单队列", ("agent", "supervisor", "admin")),
+    NavLink("handbook.index", "应答手册", ("agent", "supervisor", "admin")),
     NavLink("reports.weekly_page", "差评周报", ("supervisor", "admin")),
     NavLink("alerts.index", "差评预警", ("supervisor", "admin")),
+    NavLink("accounts.agents", "账号管理", ("supervisor", "admin")),
 )
 
 # Flask's English error names, said in Chinese with a hint of what to do next.
