@@ -15,10 +15,12 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/triage serve
+	$(BIN)/triage serve --demo
 
+# The fast tier runs on two workers, the slow tier (real processes, timed recovery) one test at a time.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m slow -n 0
 
 # The fast tier: no multi-process, real-server or real-worker tests (those are marked slow).
 test-fast: $(STAMP)

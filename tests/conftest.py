@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,10 @@ WEBHOOK_SECRET = "test-webhook-secret"
 # Test files (SQLite databases above all) go to RAM where there is a tmpfs: every committed
 # transaction is an fsync (synchronous = FULL), which on a disk costs ms each and most of the fast
 # tier's time, and proves nothing a test checks. pytest still numbers and cleans its directories there.
+# Keep compiled (and assertion-rewritten) modules between runs and xdist workers even where the
+# environment sets PYTHONDONTWRITEBYTECODE: recompiling every test module costs each worker seconds.
+sys.dont_write_bytecode = False
+
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access("/dev/shm", os.W_OK):
     os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
 

@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from service.demo import DEMO_REVIEWS, load_demo
+from service.demo import demo_reviews, load_demo
 
 
 @contextlib.contextmanager
@@ -83,18 +83,30 @@ def test_workers_exit_when_serve_is_killed_outright(tmp_path):
         assert alive == []
 
 
+@pytest.mark.slow  # scores a few hundred reviews with the real model
 def test_demo_fills_a_fresh_database_once(db, tmp_path):
-    login = load_demo(db, tmp_path)
-    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS) >= 40
-    agent = db.execute("SELECT role FROM agents WHERE username = ?", (login.username,)).fetchone()
-    assert agent["role"] == "supervisor"
-    again = load_demo(db, tmp_path)  # a later start: nothing added, the same login shown
-    assert again == login and db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS)
+    from triage.agents import authenticate
+
+    logins = load_demo(db, tmp_path)
+    reviews = db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0]
+    assert reviews == len(demo_reviews()) >= 250
+    assert [one.role for one in logins] == ["supervisor", "agent"]
+    assert all(authenticate(db, one.username, one.password) for one in logins)
+    shifts = {r[0] for r in db.execute("SELECT shift FROM agents")}
+    assert {"白班", "夜班"} <= shifts
+    statuses = dict(db.execute("SELECT status, COUNT(*) FROM cases GROUP BY status").fetchall())
+    assert statuses.get("open") and statuses.get("resolved") and statuses.get("closed")
+    causes = {c for (c,) in db.execute("SELECT DISTINCT j.value FROM reviews, json_each(reviews.causes) j")}
+    assert {"logistics", "defect", "description_mismatch"} <= causes
+    assert db.execute("SELECT COUNT(*) FROM handbook_replies").fetchone()[0] >= 8
+    assert db.execute("SELECT COUNT(*) FROM cases WHERE satisfaction IS NOT NULL").fetchone()[0] > 0
+    assert load_demo(db, tmp_path) is None  # a later start: nothing added, no login shown again
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == reviews
 
 
-def test_demo_leaves_a_database_with_data_alone(db, tmp_path):
+def test_demo_leaves_a_database_with_data_alone(db):
     from tests.pipeline_support import add_reviews, review
 
     add_reviews(db, [review("real-1", "物流太慢了")])
-    assert load_demo(db, tmp_path) is None
+    assert load_demo(db) is None
     assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 1

@@ -117,4 +117,5 @@ def test_htmx_is_served_locally_and_pages_have_no_inline_script(client):
     response.close()
     html = client.get("/").get_data(as_text=True)
     assert '<script src="/static/htmx.min.js" defer></script>' in html
-    assert html.count("<script") == 1
+    assert '<script src="/static/app.js" defer></script>' in html  # countdowns, copy buttons
+    assert html.count("<script") == 2  # both from /static, neither inline

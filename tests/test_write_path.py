@@ -132,7 +132,7 @@ def test_a_write_that_cannot_get_the_lock_is_503_with_retry_after(post, client, 
     finally:
         webhook_module.ingest = original
     assert (response.status_code, response.get_json()["error"]) == (503, "busy")
-    assert response.headers["Retry-After"] == "1"
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_writers_of_one_process_take_turns_on_the_write_lock(settings):

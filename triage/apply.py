@@ -1,7 +1,25 @@
-"""Store a batch of scoring results, then risk and cases. Runs on the database host.
+"""Store a batch of scoring results, then risk, priority and cases. Runs on the database host.
 
 Idempotent: only reviews still ``pending`` are touched, all in one transaction, so a second run of
-the same results (a retried or duplicated job) finds nothing to do and changes nothing.
+the same results (a retried or duplicated job) finds nothing to do and changes nothing. A result
+for text the review no longer has (the customer edited it while it was being scored; results
+carry a fingerprint of the text they scored) is skipped: the new revision has its own job.
+
+Priority follows `triage.priority` (risk, safety P1, reasons); the case records the customer's
+LTV and value tier (top 10 %) and the reasons of every review that joined it.
+
+A re-scored revision (see `triage.ingest`) whose previous revision was negative (negative
+sentiment, or 1-2 stars) and which is no longer a complaint marks its case ``revised_upward``
+(已改评) with a ``revised_upward`` event, whatever the case's status: the customer revising a bad
+review is the outcome the CS team works for. A revision that is still a complaint joins the
+customer's active case as any complaint does (or opens a new one when the old case is done).
+
+Statements per batch, for the single writer's sake: one read of the reviews and one of their
+customers' recent complaints (kept up to date in memory as the batch assigns priorities), one
+`executemany` each for failed and scored reviews; the JSON columns arrive serialised from the
+scoring machines. Only at-risk reviews touch cases (`triage.cases.add_review`, one review after
+another, as the case rules need), and the clocks of the cases a batch opens are computed once per
+priority (they all start now, unpaused) instead of by a full check per case.
 """
 
 from __future__ import annotations
@@ -16,9 +34,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from classifier.causes import CAUSES
-from triage import cases, risk
+from triage import cases, priority, risk
+from triage.alerts.store import record_reviews
 from triage.db import transaction
+from triage.fingerprint import text_fingerprint
 from triage.score_columns import stored_json
 from triage.sla import SlaPolicy
 from triage.timers import check_case_in_tx
@@ -36,6 +55,7 @@ class ApplyOutcome:
     skipped: int = 0  # no longer pending: applied before, or failed
     checks: dict[int, datetime | None] = field(default_factory=dict)  # case whose SLA changed -> next check
     escalated: int = 0
+    alert_counts: int = 0  # reviews whose alert counters changed: the alerts job has work
 
     def summary(self) -> dict[str, Any]:
         return {"scored": self.scored, "failed": self.failed, "skipped": self.skipped,
@@ -50,17 +70,12 @@ def apply_results(
     policy: SlaPolicy,
     ltv_threshold: float | None,
     webhook_url: str | None = None,
+    wecom_url: str | None = None,
 ) -> ApplyOutcome:
     """Apply `results` (from `triage.jobs.scoring.score_items`): each {"pk", "model_version", sentiment,
-    negative_prob, causes, cause_probs, terms, cause_terms} or {"pk", "error"}.
-
-    The whole batch is one transaction and a fixed number of statements, whatever its size: one
-    read of the reviews, one of the customers' recent complaints, one of their active cases; risk
-    and case membership are worked out in Python in review order (as if one review were applied
-    after another); then one INSERT per new case, and one `executemany` each for the joined cases,
-    the case events and the reviews. Only a case whose priority a join raised goes through the
-    general SLA check (`check_case_in_tx`); a new case gets its clocks in its INSERT.
-    """
+    negative_prob, causes, cause_probs, terms, cause_terms, complaints, text_sha1, stored} or
+    {"pk", "error"}. Applying a batch gives what applying its results one at a time (in the
+    reviews' created_at order) gives."""
     by_pk = {int(r["pk"]): r for r in results}
     outcome = ApplyOutcome()
     if not by_pk:
@@ -68,22 +83,30 @@ def apply_results(
     with transaction(conn):
         marks = ",".join("?" * len(by_pk))
         rows = conn.execute(
-            f"SELECT r.id, r.customer_id, r.rating, r.created_at, COALESCE(r.customer_ltv, c.ltv) AS ltv"
+            f"SELECT r.id, r.customer_id, r.rating, r.created_at, r.text, r.revision, r.case_id, r.platform,"
+            f" r.review_id, COALESCE(r.customer_ltv, c.ltv) AS ltv"
             f" FROM reviews r LEFT JOIN customers c ON c.customer_id = r.customer_id"
             f" WHERE r.id IN ({marks}) AND r.status = 'pending' ORDER BY r.created_at, r.id",
             list(by_pk),
         ).fetchall()
         outcome.skipped = len(by_pk) - len(rows)
-        failed = [row for row in rows if "error" in by_pk[row["id"]]]
-        good = [row for row in rows if "error" not in by_pk[row["id"]]]
+        failed: list[tuple[str, int]] = []
+        good: list[sqlite3.Row] = []
+        for row in rows:
+            result = by_pk[row["id"]]
+            if "text_sha1" in result and result["text_sha1"] != text_fingerprint(row["text"]):
+                outcome.skipped += 1  # scores for an earlier revision's text
+            elif "error" in result:
+                failed.append((str(result["error"])[:1000], row["id"]))
+            else:
+                good.append(row)
         if failed:
-            conn.executemany(
-                "UPDATE reviews SET status = 'failed', error = ? WHERE id = ? AND status = 'pending'",
-                [(str(by_pk[row["id"]]["error"])[:1000], row["id"]) for row in failed],
-            )
+            conn.executemany("UPDATE reviews SET status = 'failed', error = ? WHERE id = ? AND status = 'pending'",
+                             failed)
             outcome.failed = len(failed)
-        if good:
-            _apply_scored(conn, good, by_pk, now, policy, ltv_threshold, webhook_url, outcome)
+        scored = _apply_scored(conn, good, by_pk, now, policy, ltv_threshold, webhook_url, wecom_url, outcome)
+        # Product alerts count the batch in the same transaction, so counters and scores never disagree.
+        outcome.alert_counts = record_reviews(conn, scored, now)
     return outcome
 
 
@@ -95,11 +118,16 @@ def _apply_scored(
     policy: SlaPolicy,
     ltv_threshold: float | None,
     webhook_url: str | None,
+    wecom_url: str | None,
     outcome: ApplyOutcome,
-) -> None:
+) -> list[int]:
+    """Score `rows` (pending, current text, no error); their ids."""
+    if not rows:
+        return []
     complaints = _RecentComplaints(conn, rows)
-    book = _CaseBook(conn, {row["customer_id"] for row in rows}, now)
-    updates: list[list[Any]] = []
+    updates: list[tuple[Any, ...]] = []
+    opened: dict[int, str] = {}  # case opened by this batch -> its priority as the batch leaves it
+    to_check: dict[int, None] = {}  # other cases whose SLA changed (a raised priority), in order
     for row in rows:
         result = by_pk[row["id"]]
         causes = list(result["causes"])
@@ -114,14 +142,33 @@ def _apply_scored(
                 ltv_threshold=ltv_threshold,
             )
         )
-        case = None
-        if assessed.priority is not None:
-            case = book.add(row["customer_id"], row["id"], assessed.priority, assessed.score, causes)
+        decided = priority.decide(assessed, row["text"], causes, row["rating"])
+        case_id = row["case_id"]
+        if row["revision"] > 1 and case_id is not None and not assessed.complaint:
+            _mark_if_revised_upward(conn, row, result, now)
+        if decided.priority is not None:
+            added = cases.add_review(
+                conn, review_pk=row["id"], customer_id=row["customer_id"], priority=decided.priority,
+                risk=assessed.score, causes=causes, now=now, policy=policy,
+                refresh=False,  # each touched case's clocks are set once, after the batch
+            )
+            case_id = added.case_id
             complaints.add(row)
+            if added.opened:
+                opened[case_id] = decided.priority
+            elif case_id in opened:
+                opened[case_id] = cases.higher_priority(opened[case_id], decided.priority)
+            elif added.sla_changed:
+                # A plain join leaves the dues, the stored states and the armed timer as they were.
+                to_check[case_id] = None
+            _record_value_and_reasons(conn, case_id, row["ltv"], assessed, decided.reasons)
+        factors = {**assessed.to_json(), "priority": decided.priority,
+                   "safety": [{"code": h.code, "label": h.label, "term": h.term, "start": h.start, "end": h.end}
+                              for h in decided.safety]}
         # Results from `score_items` carry their JSON columns ready (serialised on the scoring
         # machine); older ones, still queued from before an upgrade, are serialised here.
         stored = result.get("stored") or stored_json(result)
-        updates.append([
+        updates.append((
             result["sentiment"],
             float(result["negative_prob"]),
             stored["causes"],
@@ -130,32 +177,47 @@ def _apply_scored(
             result.get("model_version"),
             to_db(now),
             round(assessed.score, 6),
-            json.dumps(assessed.to_json()),
-            assessed.priority,
-            case,  # resolved to the case id once new cases are inserted
+            json.dumps(factors, ensure_ascii=False),
+            decided.priority,
+            case_id,
+            stored.get("complaints") or json.dumps(list(result.get("complaints") or []), ensure_ascii=False),
             row["id"],
-        ])
-    book.flush(conn, policy, outcome)
-    outcome.scored += len(rows)
-    for update in updates:
-        if update[10] is not None:
-            update[10] = update[10].id
+        ))
     conn.executemany(
         "UPDATE reviews SET status = 'scored', error = NULL, sentiment = ?, negative_prob = ?, causes = ?,"
         " cause_probs = ?, terms = ?, model_version = ?, scored_at = ?, risk = ?, risk_factors = ?, priority = ?,"
-        " case_id = ? WHERE id = ? AND status = 'pending'",
+        " case_id = ?, complaints = ? WHERE id = ? AND status = 'pending'",
         updates,
     )
-    # A plain join leaves the dues, the stored states and the armed timer as they were; a raised
-    # priority moves the dues, so those cases get the full check (and escalation if now breached).
-    for case_id in book.raised_existing():
-        next_check, escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url)
-        outcome.checks[case_id] = next_check
+    outcome.scored += len(rows)
+    _start_clocks(conn, opened, now, policy, outcome, to_check)
+    for case_id in to_check:
+        outcome.checks[case_id], escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url,
+                                                              wecom_url=wecom_url)
         outcome.escalated += escalated
-    for case_id in book.needs_check:
-        next_check, escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url)
-        outcome.checks[case_id] = next_check
-        outcome.escalated += escalated
+    return [row["id"] for row in rows]
+
+
+def _start_clocks(conn: sqlite3.Connection, opened: Mapping[int, str], now: datetime, policy: SlaPolicy,
+                  outcome: ApplyOutcome, to_check: dict[int, None]) -> None:
+    """Set the clocks of the cases the batch opened. They all start now, unpaused, so their clocks
+    depend on their priority alone: the calendar walk runs once per priority, not once per case."""
+    by_priority: dict[str, cases.Clocks] = {}
+    plain: list[tuple[str | None, str | None, str | None, int]] = []
+    for case_id, level in opened.items():
+        clocks = by_priority.get(level)
+        if clocks is None:
+            clocks = by_priority[level] = cases.compute_clocks(
+                priority=level, started_at=now, first_contacted_at=None, resolved_at=None,
+                active=True, pauses=(), policy=policy, now=now)
+        if clocks.first_contact == "ok" and clocks.resolution == "ok":
+            plain.append((_db_time(clocks.first_contact_due), _db_time(clocks.resolution_due),
+                          _db_time(clocks.next_check), case_id))
+            outcome.checks[case_id] = clocks.next_check
+        else:  # a clock already at risk on opening (an odd policy): the general check audits it
+            to_check[case_id] = None
+    conn.executemany(
+        "UPDATE cases SET first_contact_due = ?, resolution_due = ?, sla_next_check_at = ? WHERE id = ?", plain)
 
 
 class _RecentComplaints:
@@ -184,110 +246,44 @@ class _RecentComplaints:
         self.seen[row["customer_id"]].append((row["created_at"], row["id"]))
 
 
-@dataclass
-class _Case:
-    """A case as the batch leaves it: loaded (id known) or opened by the batch (id after flush)."""
-
-    customer_id: str
-    priority: str
-    causes: list[str]
-    risk: float
-    id: int | None = None
-    joins: int = 0
-    raised: bool = False
-
-
-class _CaseBook:
-    """The batch's view of its customers' active cases (one per customer), changed in memory and
-    written by `flush`, with the same events `triage.cases.add_review` would have written."""
-
-    def __init__(self, conn: sqlite3.Connection, customers: set[str], now: datetime) -> None:
-        self.now = now
-        self.active: dict[str, _Case] = {}
-        self.opened: list[_Case] = []
-        self.events: list[tuple[_Case, str, str | None, dict[str, Any]]] = []
-        self.needs_check: list[int] = []
-        ordered = sorted(customers)
-        marks = ",".join("?" * len(ordered))
-        for r in conn.execute(
-            f"SELECT id, customer_id, priority, causes, risk FROM cases"
-            f" WHERE customer_id IN ({marks}) AND status NOT IN ('resolved', 'closed')",
-            ordered,
-        ):
-            self.active[r["customer_id"]] = _Case(r["customer_id"], r["priority"], json.loads(r["causes"]),
-                                                  r["risk"], id=r["id"])
-
-    def add(self, customer_id: str, review_pk: int, priority: str, score: float, causes: Sequence[str]) -> _Case:
-        detail = {"review_pk": review_pk, "priority": priority, "risk": round(score, 4)}
-        case = self.active.get(customer_id)
-        if case is None:
-            case = _Case(customer_id, priority, _ordered_causes(causes), score)
-            self.active[customer_id] = case
-            self.opened.append(case)
-            self.events.append((case, "opened", "open", detail))
-            return case
-        case.joins += 1
-        case.causes = _ordered_causes([*case.causes, *causes])
-        case.risk = max(case.risk, score)
-        self.events.append((case, "review_added", None, detail))
-        raised = cases.higher_priority(case.priority, priority)
-        if raised != case.priority:
-            self.events.append((case, "priority_changed", None,
-                                {"from": case.priority, "to": raised, "review_pk": review_pk}))
-            case.priority = raised
-            case.raised = True
-        return case
-
-    def flush(self, conn: sqlite3.Connection, policy: SlaPolicy, outcome: ApplyOutcome) -> None:
-        stamp = to_db(self.now)
-        # Every case the batch opens starts now, unpaused: its clocks depend on its priority alone,
-        # so the calendar walk runs at most once per priority, not once per case.
-        by_priority: dict[str, cases.Clocks] = {}
-        for case in self.opened:
-            clocks = by_priority.get(case.priority)
-            if clocks is None:
-                clocks = by_priority[case.priority] = cases.compute_clocks(
-                    priority=case.priority, started_at=self.now, first_contacted_at=None, resolved_at=None,
-                    active=True, pauses=(), policy=policy, now=self.now)
-            plain = clocks.first_contact == "ok" and clocks.resolution == "ok"
-            case.id = conn.execute(
-                "INSERT INTO cases (customer_id, priority, status, causes, risk, opened_at, updated_at, sla_started_at,"
-                " first_contact_due, resolution_due, sla_next_check_at, version)"
-                " VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (case.customer_id, case.priority, json.dumps(case.causes), case.risk, stamp, stamp, stamp,
-                 _db_time(clocks.first_contact_due) if plain else None,
-                 _db_time(clocks.resolution_due) if plain else None,
-                 _db_time(clocks.next_check) if plain else None, 1 + case.joins),
-            ).fetchone()[0]
-            if plain:
-                outcome.checks[case.id] = clocks.next_check
-            else:  # a clock already at risk on opening (an odd policy): the general check audits it
-                self.needs_check.append(case.id)
-        opened = {id(c) for c in self.opened}
-        joined = [c for c in self.active.values() if c.joins and id(c) not in opened]
-        conn.executemany(
-            "UPDATE cases SET priority = ?, causes = ?, risk = ?, updated_at = ?, version = version + ? WHERE id = ?",
-            [(c.priority, json.dumps(c.causes), c.risk, stamp, c.joins, c.id) for c in joined],
-        )
-        conn.executemany(
-            "INSERT INTO case_events (case_id, at, actor, kind, from_status, to_status, detail)"
-            " VALUES (?, ?, 'system', ?, NULL, ?, ?)",
-            [(case.id, stamp, kind, to_status, json.dumps(detail, ensure_ascii=False))
-             for case, kind, to_status, detail in self.events],
-        )
-
-    def raised_existing(self) -> list[int]:
-        opened = {id(c) for c in self.opened}
-        return [c.id for c in self.active.values() if c.raised and id(c) not in opened]
-
-
-def _ordered_causes(causes: Iterable[str]) -> list[str]:
-    wanted = set(causes)
-    return [c for c in CAUSES if c in wanted] + sorted(wanted - set(CAUSES))
-
-
 def _db_time(moment: datetime | None) -> str | None:
     return to_db(moment) if moment is not None else None
+
+
+def _record_value_and_reasons(conn: sqlite3.Connection, case_id: int, ltv: float | None, assessed: risk.Risk,
+                              reasons: list[dict[str, Any]]) -> None:
+    """The case's customer value (LTV, top-10 % tier) as of this review, and its merged reasons."""
+    current = conn.execute("SELECT priority_reasons, value_tier FROM cases WHERE id = ?", (case_id,)).fetchone()
+    merged = priority.merge_reasons(json.loads(current["priority_reasons"] or "[]"), reasons)
+    tier = "top" if assessed.factors.get("top_customer") else "regular"
+    conn.execute(
+        "UPDATE cases SET priority_reasons = ?, customer_ltv = COALESCE(?, customer_ltv), value_tier = ? WHERE id = ?",
+        (json.dumps(merged, ensure_ascii=False), ltv, tier, case_id),
+    )
+
+
+def _mark_if_revised_upward(conn: sqlite3.Connection, row: sqlite3.Row, result: Mapping[str, Any],
+                            now: datetime) -> None:
+    previous = conn.execute(
+        "SELECT sentiment, rating FROM review_revisions WHERE review_pk = ? AND revision = ?",
+        (row["id"], row["revision"] - 1),
+    ).fetchone()
+    if previous is None:
+        return
+    was_negative = previous["sentiment"] == "negative" or (previous["rating"] is not None and previous["rating"] <= 2)
+    if not was_negative or result["sentiment"] != "positive":
+        return
+    case_id = row["case_id"]
+    cur = conn.execute(
+        "UPDATE cases SET revised_upward = 1, revised_upward_at = COALESCE(revised_upward_at, ?), updated_at = ?,"
+        " version = version + 1 WHERE id = ?",
+        (to_db(now), to_db(now), case_id),
+    )
+    if cur.rowcount:
+        cases.add_event(conn, case_id, "revised_upward", now, detail={
+            "review": f"{row['platform']}/{row['review_id']}", "revision": row["revision"],
+            "previous_rating": previous["rating"], "rating": row["rating"],
+            "negative_prob": round(float(result["negative_prob"]), 4)})
 
 
 def _fail(conn: sqlite3.Connection, pks: Iterable[int], error: str) -> int:

@@ -16,17 +16,45 @@ from pathlib import Path
 
 import sqlite_utils
 
+from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "SYNCHRONOUS", "WAL_AUTOCHECKPOINT", "connect", "migrate", "open_db", "transaction"]
+__all__ = [
+    "MIGRATIONS",
+    "SYNCHRONOUS",
+    "WAL_AUTOCHECKPOINT",
+    "DatabaseBusy",
+    "busy_timeout",
+    "connect",
+    "is_busy",
+    "migrate",
+    "open_db",
+    "transaction",
+]
 
 BUSY_TIMEOUT_MS = 10_000
 
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run a migration's SQL statement by statement inside migrate()'s transaction.
+
+    sqlite3's own executescript commits first, and sqlite-utils' splits the script by testing
+    every prefix character by character, which made each fresh database cost ~10 ms of CPU;
+    testing whole lines finds the same statement ends, since no statement here shares a line."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {statement.strip()[:80]!r}")
+
+
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _run_script(db,
         """
         CREATE TABLE reviews (
             id              INTEGER PRIMARY KEY,
@@ -211,7 +239,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
 
 
 def _m002_pipeline(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _run_script(db,
         """
         -- The rq job that last took the review; recovery asks Redis whether that job is still alive.
         ALTER TABLE reviews ADD COLUMN score_job TEXT;
@@ -295,6 +323,146 @@ def _m010_work_queue(db: sqlite_utils.Database) -> None:
         "CREATE INDEX handbook_replies_cause ON handbook_replies(cause, reply_key, version)",
     ):
         db.execute(statement)
+
+
+# The agents' queue order as one sortable text, so one index serves it with no sort step:
+#   '0' active / '1' resolved or closed, then the priority (P1 < P2 < P3), then the value tier
+#   ('0' top 10 % customer, '1' the others), then the nearest due time of a clock still running
+#   (fixed-width UTC text; '~' sorts after every time: a paused clock has no due).
+QUEUE_KEY_SQL = """
+    CASE WHEN status IN ('resolved', 'closed') THEN '1' ELSE '0' END
+    || priority
+    || CASE value_tier WHEN 'top' THEN '0' ELSE '1' END
+    || COALESCE(
+        CASE WHEN first_contacted_at IS NULL AND first_contact_due IS NOT NULL
+                  AND (resolution_due IS NULL OR first_contact_due <= resolution_due)
+             THEN first_contact_due ELSE resolution_due END,
+        '~')
+"""
+
+
+def _m011_queue(db: sqlite_utils.Database) -> None:
+    for statement in (
+        # What the queue row shows and filters on: the product, category and platform of the case's
+        # latest review (kept by triage.cases.store when a review opens or joins the case).
+        "ALTER TABLE cases ADD COLUMN product_id TEXT",
+        "ALTER TABLE cases ADD COLUMN category TEXT",
+        "ALTER TABLE cases ADD COLUMN platform TEXT",
+        """UPDATE cases SET (product_id, category, platform) = (
+               SELECT r.product_id, r.category, r.platform FROM reviews r WHERE r.case_id = cases.id
+               ORDER BY r.created_at DESC, r.id DESC LIMIT 1)""",
+        # A virtual generated column: never stale, costs no storage, and can be indexed.
+        f"ALTER TABLE cases ADD COLUMN queue_key TEXT GENERATED ALWAYS AS ({QUEUE_KEY_SQL}) VIRTUAL",
+        "CREATE INDEX cases_queue ON cases(queue_key, id)",
+        "CREATE INDEX cases_queue_assignee ON cases(assignee, queue_key, id)",
+        "CREATE INDEX cases_queue_product ON cases(product_id, queue_key, id)",
+        "CREATE INDEX cases_queue_category ON cases(category, queue_key, id)",
+        "CREATE INDEX cases_queue_platform ON cases(platform, queue_key, id)",
+        # A correction is about the text the agent saw: the review's revision at the time.
+        "ALTER TABLE corrections ADD COLUMN revision INTEGER",
+    ):
+        db.execute(statement)
+
+
+def _m019_cases_by_customer(db: sqlite_utils.Database) -> None:
+    # The case page lists the customer's past cases; without this only the partial index of
+    # active cases knows customers, and 200,000 cases were scanned per page view (~1 s).
+    db.execute("CREATE INDEX IF NOT EXISTS cases_customer ON cases(customer_id, opened_at)")
+
+
+def _m030_alerts(db: sqlite_utils.Database) -> None:
+    # Product alerts (差评预警). Statement by statement, inside migrate()'s transaction.
+    for statement in (
+        # What a review is counted as in alert_counters ({"hour", "product", "category", "causes"}),
+        # so a re-scored revision or a correction moves its counts instead of adding them twice.
+        "ALTER TABLE reviews ADD COLUMN alert_counted TEXT",
+        # Hourly counters per scope ('p:<product>', 'c:<category>', 'all') and cause ('' = every review):
+        # detection reads a scope's few hundred rows instead of scanning reviews.
+        """CREATE TABLE alert_counters (
+            scope   TEXT NOT NULL,
+            cause   TEXT NOT NULL,
+            hour    TEXT NOT NULL,          -- UTC start of the hour (timeutil.to_db)
+            n       INTEGER NOT NULL,
+            PRIMARY KEY (scope, cause, hour)
+        ) WITHOUT ROWID""",
+        # Scopes with new counts since the last detection run; the run deletes what it judged.
+        """CREATE TABLE alert_dirty (
+            scope       TEXT PRIMARY KEY,
+            category    TEXT,
+            marked_at   TEXT NOT NULL
+        )""",
+        """CREATE TABLE alerts (
+            id                  INTEGER PRIMARY KEY,
+            scope_key           TEXT NOT NULL,          -- 'p:<product>' or 'c:<category>'
+            product_id          TEXT,                   -- NULL for a category alert
+            category            TEXT,
+            cause               TEXT NOT NULL,
+            status              TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            opened_at           TEXT NOT NULL,
+            updated_at          TEXT NOT NULL,
+            window_start        TEXT NOT NULL,          -- reviews from here on belong to the alert
+            count               INTEGER NOT NULL DEFAULT 0,
+            window_reviews      INTEGER NOT NULL DEFAULT 0,
+            rate                REAL,
+            baseline_rate       REAL,
+            p_value             REAL,
+            fired_window_hours  REAL,
+            terms               TEXT NOT NULL DEFAULT '[]',  -- JSON [{term, reviews, share}]
+            acknowledged_at     TEXT,
+            acknowledged_by     TEXT,
+            resolved_at         TEXT,
+            resolved_by         TEXT,
+            resolution          TEXT,
+            note                TEXT
+        )""",
+        # At most one active (open or acknowledged) alert per product, or category, and cause.
+        "CREATE UNIQUE INDEX alerts_one_active ON alerts(scope_key, cause) WHERE status != 'resolved'",
+        "CREATE INDEX alerts_status ON alerts(status, opened_at)",
+        "CREATE INDEX alerts_resolved ON alerts(resolved_at) WHERE resolved_at IS NOT NULL",
+        "CREATE INDEX alerts_opened ON alerts(opened_at)",
+        """CREATE TABLE alert_reviews (
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            review_pk   INTEGER NOT NULL REFERENCES reviews(id),
+            joined_at   TEXT NOT NULL,
+            PRIMARY KEY (alert_id, review_pk)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX alert_reviews_review ON alert_reviews(review_pk)",
+        # Timeline of an alert: opened, reviews_joined, acknowledged, resolved, notified. Append-only.
+        """CREATE TABLE alert_events (
+            id          INTEGER PRIMARY KEY,
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            at          TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            detail      TEXT
+        )""",
+        "CREATE INDEX alert_events_alert ON alert_events(alert_id, at)",
+        "CREATE INDEX reviews_category ON reviews(category, created_at) WHERE category IS NOT NULL",
+    ):
+        db.execute(statement)
+
+
+def _m050_login_throttle(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins (per account and per address, for throttling) and account lockouts
+    # (triage.login_throttle). Rows older than the throttle window are pruned as new ones come.
+    _run_script(db,
+        """
+        CREATE TABLE login_failures (
+            id          INTEGER PRIMARY KEY,
+            username    TEXT NOT NULL,
+            address     TEXT NOT NULL,
+            at          TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_username ON login_failures(username, at);
+        CREATE INDEX login_failures_address ON login_failures(address, at);
+        CREATE TABLE login_lockouts (
+            username    TEXT PRIMARY KEY,
+            locked_at   TEXT NOT NULL,
+            until       TEXT NOT NULL,
+            failures    INTEGER NOT NULL
+        );
+        """
+    )
 
 
 # Counters for GET /api/v1/stats and the case list's totals, kept by triggers: every writer
@@ -385,10 +553,11 @@ def _m040_counters_and_indexes(db: sqlite_utils.Database) -> None:
         # and applying a score deletes one entry instead of moving one.
         "DROP INDEX reviews_status",
         "CREATE INDEX reviews_pending ON reviews(enqueued_at) WHERE status = 'pending'",
-        # Only reviews in a case are looked up by case (the case JSON's review ids): three in four
-        # scored reviews have none and need no entry.
+        # Only reviews in a case are looked up by case (the case JSON's review ids, the case page's
+        # reviews in time order, the queue page's latest review): three in four scored reviews have
+        # none and need no entry; created_at serves those pages' order without a sort.
         "DROP INDEX reviews_case",
-        "CREATE INDEX reviews_case ON reviews(case_id) WHERE case_id IS NOT NULL",
+        "CREATE INDEX reviews_case ON reviews(case_id, created_at) WHERE case_id IS NOT NULL",
         # GET /api/v1/cases?status=S (newest first): one status, in list order, without a sort.
         "CREATE INDEX cases_status_opened ON cases(status, opened_at)",
         # A case's pauses in time order (SLA clocks, the case JSON) straight from the index.
@@ -406,7 +575,13 @@ MIGRATIONS: list[Migration] = [
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
     ("010_work_queue", _m010_work_queue),
+    ("011_queue", _m011_queue),
+    ("011_queue", _m011_queue),
+    # 019: the queue UI's own (the queue domain counts up from 011).
+    ("019_cases_by_customer", _m019_cases_by_customer),
+    ("030_alerts", _m030_alerts),
     ("040_counters_and_indexes", _m040_counters_and_indexes),
+    ("050_login_throttle", _m050_login_throttle),
 ]
 
 
@@ -436,6 +611,8 @@ class Connection(sqlite3.Connection):
     """A connection that knows its process's write lock for its database file (`transaction`)."""
 
     write_lock: threading.RLock | None = None
+    # How long `transaction` waits for `write_lock`: the busy timeout the connection was made with.
+    write_lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000
 
 
 _write_locks: dict[str, threading.RLock] = {}
@@ -458,6 +635,7 @@ def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
                            factory=Connection)
     conn.write_lock = _write_lock_for(path)
+    conn.write_lock_timeout_s = BUSY_TIMEOUT_MS / 1000
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -465,6 +643,45 @@ def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT[role]}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+class DatabaseBusy(Busy, sqlite3.OperationalError):
+    """The database stayed locked by another connection for the whole busy timeout.
+
+    Also an `OperationalError`, so code that already treats a busy database as transient (retries,
+    the enqueue after commit) keeps doing so; the web layer answers 503 with Retry-After."""
+
+    default_message = "the database is busy (locked by another writer); nothing was changed, retry shortly"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Is `exc` SQLite's "database is locked/busy", i.e. worth retrying as it stands?"""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return str(exc).startswith(("database is locked", "database is busy", "database table is locked"))
+
+
+class busy_timeout:
+    """`with busy_timeout(conn, 200): ...` — wait at most `ms` for a lock inside, then restore.
+
+    For writes that may be skipped (bookkeeping such as a token's last use): better to skip one
+    than to hold a read request for the whole busy timeout while another writer works."""
+
+    def __init__(self, conn: sqlite3.Connection, ms: int) -> None:
+        self.conn = conn
+        self.ms = ms
+        self.saved = BUSY_TIMEOUT_MS
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.saved = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.ms)}")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.saved)}")
 
 
 class transaction:
@@ -475,6 +692,9 @@ class transaction:
     lock in no particular order and some wait for seconds (under load, past the busy timeout: an
     error); a Python lock hands over to the next waiter at once. Only writers of other processes
     (the db worker, other gunicorn workers) still meet in SQLite's busy handler.
+
+    A write lock (this process's or SQLite's) that cannot be had within the busy timeout raises
+    DatabaseBusy.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -482,22 +702,33 @@ class transaction:
         self.lock: threading.RLock | None = getattr(conn, "write_lock", None)
 
     def __enter__(self) -> sqlite3.Connection:
-        if self.lock is not None and not self.lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
-            raise sqlite3.OperationalError("database is locked (waited for this process's other writers)")
+        if self.lock is not None and not self.lock.acquire(timeout=self.conn.write_lock_timeout_s):
+            raise DatabaseBusy("the database is busy (this process's other writers held it for the whole"
+                               " busy timeout); nothing was changed, retry shortly")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
+        except BaseException as exc:
             if self.lock is not None:
                 self.lock.release()
+            if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+                raise DatabaseBusy() from exc
             raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
+            if exc_type is not None:
                 self.conn.execute("ROLLBACK")
+                return
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as commit_error:
+                # A failed COMMIT leaves the transaction open; end it so the connection stays usable.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if is_busy(commit_error):
+                    raise DatabaseBusy() from commit_error
+                raise
         finally:
             if self.lock is not None:
                 self.lock.release()

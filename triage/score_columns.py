@@ -14,11 +14,12 @@ __all__ = ["stored_json"]
 
 
 def stored_json(result: Mapping[str, Any]) -> dict[str, str]:
-    """{"causes", "cause_probs", "terms"}: the reviews columns' JSON text for one score result."""
+    """{"causes", "cause_probs", "terms", "complaints"}: the reviews columns' JSON text for one score result."""
     return {
         "causes": json.dumps(list(result["causes"])),
         "cause_probs": json.dumps(result.get("cause_probs") or {}),
         "terms": json.dumps({"sentiment": result.get("terms") or [], "causes": result.get("cause_terms") or {}},
                             ensure_ascii=False),
+        "complaints": json.dumps(list(result.get("complaints") or []), ensure_ascii=False),
     }
 

@@ -19,6 +19,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     else:
         settings = Settings.from_env(dict(config) if config is not None else None)
     app = Flask(__name__)
+    from web import converters
+
+    converters.install(app)  # before any blueprint: rules bind their converters when registered
     _install_resources(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook enforces its own 1 MiB limit with the contract's error
     app.json.ensure_ascii = False
@@ -33,17 +36,22 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Every blueprint is named here: a misnamed module fails at start-up, never silently.
     from web import auth, health
     from web.api import bp as api_bp
-    from web.views import base, landing, queue, reports
+    from web.views import accounts, alerts, base, cases, handbook, landing, present, queue, reports
 
     # The API (Bearer tokens) and the webhook (HMAC signature) are not cookie-authenticated: no CSRF.
     security.init_app(app, settings, exempt=(api_bp,))
     base.init_app(app)
+    present.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(landing.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(alerts.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(handbook.bp)
+    app.register_blueprint(accounts.bp)
     return app
 
 

@@ -1,19 +1,22 @@
 """The one place where exceptions become HTTP responses.
 
-Domain errors (`triage.errors`) become the contract's JSON bodies everywhere. Under /api, Flask's
+Domain errors (`triage.errors`) become the contract's JSON bodies everywhere; `Busy` (the database
+locked beyond its busy timeout) is 503 with `Retry-After`. Under /api, Flask's
 own errors (unknown route, wrong method, crash) are JSON too, so API clients never get HTML; other
 paths get a Chinese HTML page in the site's layout (web/views/base.py).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from triage import errors as e
+from triage.db import DatabaseBusy, is_busy
 from web.views.base import error_page
 
 # Looked up along the exception's MRO, so a subclass inherits its base's status.
@@ -28,6 +31,7 @@ STATUS: dict[type[e.TriageError], int] = {
     e.TooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.ValidationFailed: 422,
+    e.Busy: 503,
 }
 
 
@@ -52,11 +56,27 @@ _HTTP_CODES = {413: "too_large", 415: "unsupported_media_type", 500: "internal_e
 
 def _domain_error(exc: e.TriageError) -> tuple[Response, int]:
     status = status_for(exc)
+    if status == 403:
+        logging.getLogger("triage.audit").warning(
+            "permission refused: %s %s (%s) address=%s", request.method, request.path, exc, request.remote_addr)
     response = jsonify(exc.to_dict())
     if type(exc) is e.Unauthorized:
         # The read API's scheme (RFC 6750); webhook signature failures are not a Bearer challenge.
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, e.Busy):
+        if not _is_api_request():
+            page, status = error_page(ServiceUnavailable())
+            response = make_response(page, status)
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
+
+
+def _sqlite_error(exc: sqlite3.OperationalError):
+    # A lock timeout outside `triage.db.transaction` (a plain read, a connection's set-up) is
+    # the same condition as inside it; anything else stays a 500.
+    if is_busy(exc):
+        return _domain_error(DatabaseBusy())
+    raise exc
 
 
 def _http_error(exc: HTTPException):
@@ -81,22 +101,8 @@ def _internal_error(exc: InternalServerError):
     return jsonify({"error": "internal_error", "message": "internal server error"}), 500
 
 
-def _database_error(exc: sqlite3.OperationalError):
-    """A write that could not get SQLite's lock within the busy timeout (an overload, not a bug):
-    503 with Retry-After, so a connector retries later. Nothing was stored: the transaction rolled
-    back. Any other operational error is the internal error it is."""
-    current_app.logger.error("database error on %s %s: %s", request.method, request.path, exc)
-    if "locked" in str(exc) or "busy" in str(exc):
-        if not _is_api_request():
-            return error_page(ServiceUnavailable())
-        response = jsonify({"error": "busy", "message": "the database is busy; nothing was stored, retry shortly"})
-        response.headers["Retry-After"] = "1"
-        return response, 503
-    return _internal_error(InternalServerError(original_exception=exc))
-
-
 def register(app: Flask) -> None:
     app.register_error_handler(e.TriageError, _domain_error)
-    app.register_error_handler(sqlite3.OperationalError, _database_error)
+    app.register_error_handler(sqlite3.OperationalError, _sqlite_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_error)

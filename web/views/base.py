@@ -29,7 +29,10 @@ class NavLink:
 
 NAV = (
     NavLink("queue.index", "工单队列", ("agent", "supervisor", "admin")),
+    NavLink("handbook.index", "应答手册", ("agent", "supervisor", "admin")),
     NavLink("reports.weekly_page", "差评周报", ("supervisor", "admin")),
+    NavLink("alerts.index", "差评预警", ("supervisor", "admin")),
+    NavLink("accounts.agents", "账号管理", ("supervisor", "admin")),
 )
 
 # Flask's English error names, said in Chinese with a hint of what to do next.
@@ -39,6 +42,7 @@ _ERRORS = {
     404: ("页面不存在", "找不到这个页面，链接可能已失效。"),
     405: ("不支持的操作", "此页面不支持这种操作。"),
     500: ("服务器出错", "服务器暂时出了问题，请稍后重试；问题持续时请联系管理员。"),
+    503: ("系统繁忙", "数据库正忙，您的操作没有生效。请几秒后刷新页面重试。"),
 }
 CSRF_FAILED = ("页面已过期", "表单缺少有效的安全令牌（页面停留过久，或来自其他网站）。请刷新页面后重新提交。")
 
