@@ -86,6 +86,13 @@ PAGES = {
     "case list by status, deep page": "/api/v1/cases?status=open&offset=1&limit=1",
     "case list by status and priority": "/api/v1/cases?status=open&priority=P1",
     "case list by priority": "/api/v1/cases?priority=P2&offset=1",
+    "queue order": "/api/v1/cases?sort=queue",
+    "queue, one priority": "/api/v1/cases?sort=queue&priority=P1",
+    "queue, deep offset": "/api/v1/cases?sort=queue&offset=1&limit=1",
+    "queue by status": "/api/v1/cases?sort=queue&status=claimed",
+    "queue by product": "/api/v1/cases?sort=queue&product=p1",
+    "queue, unassigned": "/api/v1/cases?sort=queue&unassigned=1",
+    "alerts": "/api/v1/alerts",
 }
 
 
@@ -96,6 +103,15 @@ def test_no_full_scan_and_no_sort(page, client, auth_headers, case_id, statement
     assert response.status_code == 200
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert selects, "the page ran no query; the trace is not installed"
+    assert problems(db, statements) == {}
+
+
+def test_queue_pages_by_cursor_read_the_index_in_order(client, auth_headers, case_id, statements, db):
+    first = client.get("/api/v1/cases?sort=queue&limit=1", headers=auth_headers).get_json()
+    assert first["next_cursor"]
+    statements.clear()
+    response = client.get(f"/api/v1/cases?sort=queue&limit=1&cursor={first['next_cursor']}", headers=auth_headers)
+    assert response.status_code == 200 and response.get_json()["items"]
     assert problems(db, statements) == {}
 
 
@@ -114,3 +130,20 @@ def test_stats_read_counters_and_two_range_lookups(client, auth_headers, stateme
     assert any("cases_running_first_contact" in s and s.startswith("SEARCH") for s in steps)
     assert any("cases_running_resolution" in s and s.startswith("SEARCH") for s in steps)
     assert not any("reviews" in s for s in steps)
+
+
+@pytest.mark.parametrize("scope", [{"product_id": "p1", "category": None}, {"product_id": None, "category": "数码"}],
+                         ids=["product alert", "category alert"])
+def test_an_alerts_reviews_are_found_by_scope_and_time(scope, db, case_id):
+    """Alerts (migration 030) look up a scope's reviews since a moment: by the product's or the
+    category's index in time order, not by status (migration 040 keeps only pending in that index)."""
+    from triage.alerts.store import _matching_reviews
+
+    seen: list[str] = []
+    db.set_trace_callback(seen.append)
+    try:
+        _matching_reviews(db, {**scope, "cause": "defect", "id": 1}, T0 - timedelta(days=1))
+    finally:
+        db.set_trace_callback(None)
+    assert seen and problems(db, seen) == {}
+    assert not any("reviews_pending" in step for sql in seen for step in plan(db, sql))
