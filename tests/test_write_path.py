@@ -73,6 +73,30 @@ def test_a_request_of_duplicates_claims_nothing(post, make_review, statements, r
     assert len(Queue("score", connection=redis_conn).get_jobs()) == 1
 
 
+def test_an_updated_review_is_claimed_in_the_same_write(post, make_review, statements, settings, redis_conn):
+    post(make_review(review_id="a", text="质量一般"))
+    statements.clear()
+    post(make_review(review_id="a", text="用了两天就坏了，追评：客服不理人"))
+    assert writes(statements) == ["BEGIN IMMEDIATE"]
+    newest = max(Queue("score", connection=redis_conn).get_jobs(), key=lambda job: job.enqueued_at)
+    conn = sqlite3.connect(settings.db_path)
+    pk, job_id, revision = conn.execute("SELECT id, score_job, revision FROM reviews").fetchone()
+    assert (job_id, revision) == (newest.id, 2)
+    assert newest.args[0] == [[pk, "用了两天就坏了，追评：客服不理人"]]
+
+
+def test_a_review_updated_twice_in_one_batch_is_scored_once_with_its_last_text(post, make_review, settings,
+                                                                                redis_conn):
+    post(make_review(review_id="a", text="还行"))
+    for job in Queue("score", connection=redis_conn).get_jobs():
+        job.delete()
+    post({"reviews": [make_review(review_id="a", text="有点问题"), make_review(review_id="a", text="彻底坏了")]})
+    [job] = Queue("score", connection=redis_conn).get_jobs()
+    conn = sqlite3.connect(settings.db_path)
+    pk, job_id = conn.execute("SELECT id, score_job FROM reviews").fetchone()
+    assert job.args[0] == [[pk, "彻底坏了"]] and job_id == job.id
+
+
 def test_reviews_claimed_before_a_failed_enqueue_are_recovered(settings_without_redis, signed, make_review,
                                                                redis_conn):
     from triage import pipeline
