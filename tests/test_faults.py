@@ -78,8 +78,9 @@ def test_a_killed_process_is_restarted_and_every_review_is_scored_once(tmp_path,
         loader.thread.start()
         wait_until(lambda: loader.sent >= len(loader.batches) // 3, 120, "a third of the load")
         victim.kill()
-        wait_until(lambda: (serve.children().get(kind) is not None
-                            and serve.children()[kind].pid != victim.pid), 60, f"{kind} to come back")
+        # One look at the children per try: between two looks the new process may not be listed yet.
+        wait_until(lambda: (child := serve.children().get(kind)) is not None and child.pid != victim.pid,
+                   60, f"{kind} to come back")
         back = time.monotonic()
         loader.thread.join(240)
         assert not loader.thread.is_alive()
