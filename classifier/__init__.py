@@ -16,6 +16,7 @@ from classifier.causes import CAUSES, SPECIFIC_CAUSES
 __all__ = [
     "CAUSES",
     "SPECIFIC_CAUSES",
+    "Complaint",
     "ModelError",
     "ModelIntegrityError",
     "Prediction",

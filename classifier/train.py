@@ -164,8 +164,8 @@ def train(
         min_df=MIN_DF,
     )
     log(f"vocabulary: {len(vectorizer.terms):,} features")
-    X_corpus = vectorizer.transform([a.features for a in corpus_an])
-    X_own = vectorizer.transform([a.features for a in own_an])
+    X_corpus = vectorizer.transform(corpus_an)
+    X_own = vectorizer.transform(own_an)
     y_corpus = np.array([not r.positive for r in corpus], dtype=bool)
     y_own = np.array([e.negative for e in own], dtype=bool)
 
