@@ -23,9 +23,26 @@ __all__ = [
     "ReviewClassifier",
     "Term",
     "get_classifier",
+    "model_dir",
+    "shipped_model_version",
 ]
 
-_FROM_MODEL = frozenset(__all__) - {"CAUSES", "SPECIFIC_CAUSES"}
+_FROM_MODEL = frozenset(__all__) - {"CAUSES", "SPECIFIC_CAUSES", "model_dir", "shipped_model_version"}
+
+
+def model_dir() -> Any:
+    """Directory of the shipped model files (`TRIAGE_MODEL_DIR` overrides); see `classifier.model.model_dir`."""
+    from classifier.shipped import model_dir as _model_dir
+
+    return _model_dir()
+
+
+def shipped_model_version() -> str | None:
+    """The shipped model's version string (e.g. for reports and health checks), read from its
+    metadata without loading the model; None when no model is readable."""
+    from classifier.shipped import shipped_model_version as _version
+
+    return _version()
 
 
 def __getattr__(name: str) -> Any:

@@ -117,11 +117,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from classifier.data import DataError, read_extra
     from classifier.model_card import write_model_card
     from classifier.train import train
 
     out = Path(args.output)
-    meta = train(out, log=lambda msg: print(msg, file=sys.stderr))
+    extra = []
+    for path in args.extra:
+        try:
+            extra += read_extra(Path(path))
+        except DataError as exc:
+            raise InputError(str(exc)) from exc
+    meta = train(out, extra=extra, log=lambda msg: print(msg, file=sys.stderr))
     write_model_card(meta, out / "README.md")
     print(f"wrote {meta['version']} to {out}", file=sys.stderr)
     return 0
@@ -151,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     tr = sub.add_parser("train", help="rebuild the shipped models from ../shared data and labels/")
     tr.add_argument("--output", default=str(MODELS_DIR))
+    tr.add_argument("--extra", action="append", default=[], metavar="FILE",
+                    help='JSON Lines {"text", "sentiment": "negative"|"positive"|null, "causes": [...]|null} '
+                         "to train on as well (e.g. agents' corrections); may be given more than once")
     ev = sub.add_parser("evaluate", help="measure the shipped models on the validation splits")
     ev.add_argument("--models", default=str(MODELS_DIR))
     ev.add_argument("--input", help="optional JSON Lines {text, sentiment, causes} to measure on as well")

@@ -24,6 +24,7 @@ import numpy as np
 from classifier.causes import CAUSES, SPECIFIC_CAUSES
 from classifier.features import Analysed, Vectorizer, analyse, display_term, is_explainable
 from classifier.normalize import normalize_with_offsets
+from classifier.shipped import MODEL_NAME, model_dir, shipped_model_version
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -35,10 +36,11 @@ __all__ = [
     "ReviewClassifier",
     "Term",
     "get_classifier",
+    "model_dir",
+    "shipped_model_version",
 ]
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-MODEL_NAME = "review-classifier"
+MODELS_DIR = model_dir()
 # Reviews beyond this are scored on their first part: the webhook caps text at 5,000 characters,
 # and the cap bounds the cost of one pathological input in a batch.
 MAX_TEXT_CHARS = 5000
@@ -150,7 +152,7 @@ class ReviewClassifier:
     # -- files ---------------------------------------------------------------------------------
     @classmethod
     def load(cls, directory: Path | str | None = None) -> ReviewClassifier:
-        directory = Path(directory or MODELS_DIR)
+        directory = Path(directory or model_dir())
         meta_path = directory / f"{MODEL_NAME}.json"
         arrays_path = directory / f"{MODEL_NAME}.npz"
         try:
@@ -166,7 +168,8 @@ class ReviewClassifier:
         try:
             with np.load(arrays_path, allow_pickle=False) as npz:
                 terms = bytes(npz["terms"]).decode("utf-8").split("\n")
-                vectorizer = Vectorizer(terms, npz["idf"])
+                tables = {k: npz[k].astype(np.int64) for k in Vectorizer.TABLES if k in npz.files}
+                vectorizer = Vectorizer(terms, npz["idf"], tables)
                 explainable = npz["explainable"].astype(bool) if "explainable" in npz.files else None
                 return cls(vectorizer, npz["weights"], npz["bias"], meta, explainable)
         except ValueError as exc:  # object arrays (pickles) are refused here
@@ -183,6 +186,7 @@ class ReviewClassifier:
             "weights": self.weights,
             "bias": self.bias,
             "explainable": self._explainable.astype(np.uint8),
+            **self.vectorizer.table_arrays(),
         }
         path = directory / f"{MODEL_NAME}.npz"
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -375,7 +379,7 @@ _cached: dict[str, ReviewClassifier] = {}
 
 def get_classifier(directory: Path | str | None = None) -> ReviewClassifier:
     """The process-wide classifier: loaded once per process, then shared."""
-    key = str(Path(directory or MODELS_DIR).resolve())
+    key = str(Path(directory or model_dir()).resolve())
     with _lock:
         if key not in _cached:
             _cached[key] = ReviewClassifier.load(key)
