@@ -128,18 +128,50 @@ def cmd_train(args: argparse.Namespace) -> int:
             extra += read_extra(Path(path))
         except DataError as exc:
             raise InputError(str(exc)) from exc
-    meta = train(out, extra=extra, log=lambda msg: print(msg, file=sys.stderr))
+    try:
+        meta = train(out, extra=extra, log=lambda msg: print(msg, file=sys.stderr))
+    except DataError as exc:
+        raise InputError(str(exc)) from exc
     write_model_card(meta, out / "README.md")
     print(f"wrote {meta['version']} to {out}", file=sys.stderr)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from classifier.evaluate import evaluate
+    from classifier.data import DataError
+    from classifier.evaluate import UNSEEN, evaluate
 
-    report = evaluate(Path(args.models), labelled=args.input)
+    unseen = None
+    if args.unseen is not None:
+        unseen = Path(args.unseen) if args.unseen else UNSEEN
+        if not unseen.exists():
+            raise InputError(f"no unseen-category test set at {unseen}")
+    try:
+        report = evaluate(Path(args.models), labelled=args.input, unseen=unseen)
+    except DataError as exc:
+        raise InputError(str(exc)) from exc
+    if args.record:
+        if unseen is None:
+            raise InputError("--record goes with --unseen")
+        _record_unseen(Path(args.models), report)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
+
+
+def _record_unseen(models: Path, report: dict[str, Any]) -> None:
+    """Keep the unseen-set figures in the model's metadata and re-render the model card. The
+    arrays (and so the checksum and version) are untouched."""
+    from classifier.model_card import write_model_card
+    from classifier.shipped import MODEL_NAME
+
+    meta_path = models / f"{MODEL_NAME}.json"
+    meta = json.loads(meta_path.read_text("utf-8"))
+    if meta.get("version") != report["version"]:
+        raise InputError("the model changed while it was being measured")
+    meta.setdefault("figures", {})["unseen"] = report["unseen"]
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
+    write_model_card(meta, models / "README.md")
+    print(f"recorded the unseen-set figures in {meta_path} and {models / 'README.md'}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev = sub.add_parser("evaluate", help="measure the shipped models on the validation splits")
     ev.add_argument("--models", default=str(MODELS_DIR))
     ev.add_argument("--input", help="optional JSON Lines {text, sentiment, causes} to measure on as well")
+    ev.add_argument("--unseen", nargs="?", const="", default=None, metavar="FILE",
+                    help="measure only on the independent unseen-category test set "
+                         "(default labels/eval_unseen.jsonl): per category and per cause, with 95%% intervals")
+    ev.add_argument("--record", action="store_true",
+                    help="with --unseen: store the figures in the model's metadata and model card")
     args = p.parse_args(argv)
     handler = {"predict": cmd_predict, "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
     try:

@@ -24,6 +24,7 @@ import numpy as np
 from classifier.causes import CAUSES, SPECIFIC_CAUSES
 from classifier.features import Analysed, Vectorizer, analyse, display_term, is_explainable
 from classifier.normalize import normalize_with_offsets
+from classifier.sarcasm import FLIP, TONE, find_cue
 from classifier.shipped import MODEL_NAME, model_dir, shipped_model_version
 
 __all__ = [
@@ -224,7 +225,7 @@ class ReviewClassifier:
         # Clause rows: one per clause of every review with two or more clauses.
         c_neg, c_cause = self._scores(batch.X_clauses)
         first_clause = np.searchsorted(batch.clause_review, np.arange(len(analysed) + 1))
-        decided: list[tuple[tuple[str, ...], list[tuple[int, str, float]]]] = []
+        decided: list[tuple[float, tuple[str, ...], list[tuple[int, str, float]]]] = []
         for i, item in enumerate(analysed):
             lo, hi = int(first_clause[i]), int(first_clause[i + 1])
             if hi > lo:
@@ -236,10 +237,11 @@ class ReviewClassifier:
         cause_terms: list[dict[str, tuple[Term, ...]]] = [{} for _ in analysed]
         if explain:
             # Contributions towards the predicted sentiment: sign flips for positive reviews.
-            sign = np.where(neg_prob >= 0.5, 1.0, -1.0).astype(np.float32)
+            final_neg = np.array([d[0] for d in decided], dtype=np.float32)
+            sign = np.where(final_neg >= 0.5, 1.0, -1.0).astype(np.float32)
             terms = self._explain(X, 0, sign)
             for k, cause in enumerate(CAUSES, start=1):
-                rows = [i for i, (causes, _) in enumerate(decided) if cause in causes]
+                rows = [i for i, (_, causes, _) in enumerate(decided) if cause in causes]
                 if rows:
                     for i, t in zip(rows, self._explain(X[rows], k, np.ones(len(rows), np.float32)), strict=True):
                         cause_terms[i][cause] = t
@@ -249,9 +251,8 @@ class ReviewClassifier:
                 # Nothing to judge: an empty review is neither a complaint nor praise we can read.
                 results.append(Prediction("positive", 0.0, (), dict.fromkeys(CAUSES, 0.0)))
                 continue
-            p_neg = float(neg_prob[i])
+            p_neg, causes, spans = decided[i]
             probs = {c: float(cause_prob[i, k]) for k, c in enumerate(CAUSES)}
-            causes, spans = decided[i]
             results.append(Prediction("negative" if p_neg >= 0.5 else "positive", p_neg, causes, probs,
                                       terms[i], cause_terms[i], self._complaints(item, spans)))
         return results
@@ -264,17 +265,26 @@ class ReviewClassifier:
         return _sigmoid(a * logits[:, 0] + b), _sigmoid(logits[:, 1:])
 
     def _combine(self, item: Analysed, p_neg: float, probs: np.ndarray, clause_neg: np.ndarray,
-                 clause_probs: np.ndarray) -> tuple[tuple[str, ...], list[tuple[int, str, float]]]:
-        """The review's causes and the clauses that carry them, as (clause, cause, prob).
+                 clause_probs: np.ndarray) -> tuple[float, tuple[str, ...], list[tuple[int, str, float]]]:
+        """The review's negative probability after sarcasm cues, its causes, and the clauses that
+        carry them, as (clause, cause, prob).
 
         Review-level evidence decides as before (with the positive gate); a clause that reads as
         a confident complaint adds its own causes whatever the review's tone. Every cause is then
         pinned to the clause that voices it most strongly, so `causes` is the union of the spans'.
         """
         if not item.normalized:
-            return (), []
-        review = self._decide_causes({c: float(probs[k]) for k, c in enumerate(CAUSES)}, p_neg)
+            return 0.0, (), []
         clauses = item.seg.clauses
+        cue = find_cue(item.normalized) if p_neg < 0.5 else None
+        if cue and cue[0] == FLIP:
+            p_neg = max(p_neg, 1.0 - p_neg)
+        elif cue and cue[0] == TONE:
+            # The review takes the tone of its most negative clause other than the cue's own.
+            others = [p for (a, b), p in zip(clauses, clause_neg.tolist(), strict=True) if b <= cue[1] or a >= cue[2]]
+            if others and max(others) >= CLAUSE_NEGATIVE:
+                p_neg = max(p_neg, max(others))
+        review = self._decide_causes({c: float(probs[k]) for k, c in enumerate(CAUSES)}, p_neg)
         text = item.normalized
         complaining = [k for k, p in enumerate(clause_neg.tolist()) if p >= CLAUSE_NEGATIVE
                        and not _HYPOTHETICAL.search(text, clauses[k][0], clauses[k][1])]
@@ -286,22 +296,31 @@ class ReviewClassifier:
                 if p >= max(self.thresholds[c], CLAUSE_CAUSE_FLOOR):
                     spans.append((k, c, p))
                     found.add(c)
-        specific = [c for c in SPECIFIC_CAUSES if c in review or c in found]
+        specific: list[str] = []
+        for j, c in enumerate(SPECIFIC_CAUSES):
+            if c in found:
+                specific.append(c)
+            elif c in review:
+                k = int(np.argmax(clause_probs[:, j]))
+                # Praise that mentions a topic ("颜色和图片一样，尺码也标准", "本来担心是假货，结果是正品")
+                # can score high on a cause as a whole; in a review that reads as positive, the
+                # clause carrying the cause must itself read as a complaint.
+                if p_neg < 0.5 and len(clauses) > 1 and (
+                        clause_neg[k] < 0.5 or _HYPOTHETICAL.search(text, clauses[k][0], clauses[k][1])):
+                    continue
+                specific.append(c)
+                spans.append((k, c, float(clause_probs[k, j])))
         if specific:
-            for c in specific:
-                if c not in found:
-                    j = CAUSES.index(c)
-                    k = int(np.argmax(clause_probs[:, j]))
-                    spans.append((k, c, float(clause_probs[k, j])))
-            return tuple(specific), sorted(spans)
+            return p_neg, tuple(specific), sorted(spans)
+        review = tuple(c for c in review if c == "other")
         if not review:
             complaining = [k for k in complaining if clause_neg[k] >= CLAUSE_OTHER]
         if review or complaining:
             j = CAUSES.index("other")
             pool = complaining or [int(np.argmax(clause_neg))]
             spans = [(k, "other", max(float(clause_probs[k, j]), float(clause_neg[k]))) for k in pool]
-            return ("other",), sorted(spans)
-        return (), []
+            return p_neg, ("other",), sorted(spans)
+        return p_neg, (), []
 
     def _decide_causes(self, probs: dict[str, float], p_neg: float) -> tuple[str, ...]:
         # A review that reads as praise needs stronger evidence for a complaint: a passing

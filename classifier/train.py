@@ -203,7 +203,9 @@ def train(
     hand_train = np.array([row_index[r] for r in train_rows], dtype=np.int64)
     hand_test = np.array([row_index[r] for r in test_rows], dtype=np.int64)
     Y_hand = _cause_matrix([cause_labels[r] for r in train_rows])
-    Y_own = _cause_matrix([e.causes for e in own])
+    # The held-out own examples stay out of the cause models too, so their figures are honest.
+    own_train = np.where(~o_val)[0]
+    Y_own = _cause_matrix([own[i].causes for i in own_train])
 
     # Weak supervision: labelling-function votes on unlabelled corpus rows (positives for their own
     # cause only), and plain praise (a negative for every cause). Low weight: hand labels lead.
@@ -230,11 +232,11 @@ def train(
         models = []
         for k, cause in enumerate(CAUSES):
             weak = np.array(weak_pos[cause], dtype=np.int64)
-            X = sp.vstack([X_corpus[hand_train[rows]], X_own, X_extra[e_causes], X_corpus[weak],
+            X = sp.vstack([X_corpus[hand_train[rows]], X_own[own_train], X_extra[e_causes], X_corpus[weak],
                            X_corpus[praise]]).tocsr()
             y = np.concatenate([Y_hand[rows, k], Y_own[:, k], Y_extra[:, k], np.ones(len(weak), bool),
                                 np.zeros(len(praise), bool)])
-            w = np.concatenate([np.ones(len(rows)), np.ones(len(own) + len(Y_extra)),
+            w = np.concatenate([np.ones(len(rows)), np.ones(len(own_train) + len(Y_extra)),
                                 np.full(len(weak) + len(praise), WEAK_WEIGHT)])
             models.append(_fit_averaged(X, y, w, CAUSE_C, NB_CAUSE_C))
         return models
@@ -288,19 +290,28 @@ def train(
     s_fig = sentiment_figures(model, [corpus_an[i] for i in np.where(c_val)[0]], y_corpus[c_val],
                               [corpus[i].category for i in np.where(c_val)[0]])
     figures: dict[str, Any] = {"sentiment": {"validation_accuracy": s_fig["accuracy"], "validation_size": s_fig["size"],
-                                             "by_category": s_fig["by_group"]}}
+                                             "by_category": s_fig["by_group"], "ci95": s_fig["ci95"],
+                                             "groups": s_fig["groups"]}}
     if o_val.any():
-        o_fig = sentiment_figures(model, [own_an[i] for i in np.where(o_val)[0]], y_own[o_val],
-                                  [own[i].domain for i in np.where(o_val)[0]])
+        val_idx = np.where(o_val)[0]
+        o_fig = sentiment_figures(model, [own_an[i] for i in val_idx], y_own[o_val], [own[i].domain for i in val_idx])
+        figures["own_validation"] = {
+            "sentiment": o_fig,
+            "causes": cause_figures(model, [own_an[i] for i in val_idx], [own[i].causes or frozenset() for i in val_idx],
+                                    [own[i].domain for i in val_idx]),
+        }
         figures["sentiment"]["own_validation_accuracy"] = o_fig["accuracy"]
         figures["sentiment"]["own_food_delivery_accuracy"] = o_fig["by_group"].get("food_delivery")
         figures["sentiment"]["own_food_delivery_size"] = int(sum(own[i].domain == "food_delivery" for i in np.where(o_val)[0]))
     log(f"sentiment validation accuracy {s_fig['accuracy']} on {s_fig['size']} reviews")
-    c_fig = cause_figures(model, [corpus_an[i] for i in hand_test], [cause_labels[r] for r in test_rows])
+    c_fig = cause_figures(model, [corpus_an[i] for i in hand_test], [cause_labels[r] for r in test_rows],
+                          [corpus[i].category for i in hand_test])
     figures["causes"] = {
         "test_size": c_fig["size"],
         "per_class": c_fig["per_class"],
         "macro_f1_specific": c_fig["macro_f1_specific"],
+        "macro_f1_ci95": c_fig["macro_f1_ci95"],
+        "groups": c_fig["groups"],
         "exact_match": c_fig["exact_match"],
         "cross_validated": {c: prf(Y_hand[:, k], oof[:, k] >= thresholds[c]) for k, c in enumerate(CAUSES)},
     }
