@@ -24,7 +24,7 @@ import numpy as np
 from classifier.causes import CAUSES, SPECIFIC_CAUSES
 from classifier.features import Analysed, Vectorizer, analyse, display_term, is_explainable
 from classifier.normalize import normalize_with_offsets
-from classifier.sarcasm import FLIP, TONE, find_cue
+from classifier.sarcasm import FLIP, MAX_TONE_CLAUSES, TONE, find_cue
 from classifier.shipped import MODEL_NAME, model_dir, shipped_model_version
 
 __all__ = [
@@ -279,7 +279,7 @@ class ReviewClassifier:
         cue = find_cue(item.normalized) if p_neg < 0.5 else None
         if cue and cue[0] == FLIP:
             p_neg = max(p_neg, 1.0 - p_neg)
-        elif cue and cue[0] == TONE:
+        elif cue and cue[0] == TONE and len(clauses) <= MAX_TONE_CLAUSES:
             # The review takes the tone of its most negative clause other than the cue's own.
             others = [p for (a, b), p in zip(clauses, clause_neg.tolist(), strict=True) if b <= cue[1] or a >= cue[2]]
             if others and max(others) >= CLAUSE_NEGATIVE:
