@@ -284,6 +284,8 @@ class ReviewClassifier:
             others = [p for (a, b), p in zip(clauses, clause_neg.tolist(), strict=True) if b <= cue[1] or a >= cue[2]]
             if others and max(others) >= CLAUSE_NEGATIVE:
                 p_neg = max(p_neg, max(others))
+        if p_neg < 0.5 and float(clause_neg.max()) < CLAUSE_NEGATIVE and float(probs.max()) < self.positive_gate:
+            return p_neg, (), []  # praise throughout: the common case, decided without the walk below
         review = self._decide_causes({c: float(probs[k]) for k, c in enumerate(CAUSES)}, p_neg)
         text = item.normalized
         complaining = [k for k, p in enumerate(clause_neg.tolist()) if p >= CLAUSE_NEGATIVE
