@@ -81,37 +81,56 @@ def _score_chunk(job: tuple[list[tuple[Any, str]], bool]) -> bytes:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     global _worker_model
+    from itertools import chain
+
     from classifier.model import get_classifier
 
-    model = get_classifier(args.models)
-    model.predict("预热")  # build jieba's dictionary before any fork, so children inherit it
-    _worker_model = model
-    jobs = args.jobs or _default_jobs()
-    fin = _open_in(args.input)
-    fout = _open_out(args.output)
+    try:
+        fin = _open_in(args.input)
+    except OSError as exc:
+        raise InputError(f"cannot read {args.input}: {exc.strerror or exc}") from exc
     count = 0
     try:
-        chunks = ((batch, args.explain and not args.no_explain) for batch in _batches(_read_items(fin, args.input), args.batch_size))
-        if jobs > 1:
-            import multiprocessing
+        batches = _batches(_read_items(fin, args.input), args.batch_size)
+        # The first batch is read before the model loads, so a malformed file fails at once.
+        first = next(batches, None)
+        model = get_classifier(args.models)
+        model.predict("预热")  # build jieba's dictionary before any fork, so children inherit it
+        _worker_model = model
+        jobs = args.jobs or _default_jobs()
+        explain = args.explain and not args.no_explain
+        chunks = ((batch, explain) for batch in chain([first] if first else [], batches))
+        try:
+            fout = _open_out(args.output)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        try:
+            if jobs > 1 and first is not None and len(first) >= args.batch_size:
+                import gc
+                import multiprocessing
 
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                # imap keeps input order; one chunk of look-ahead per worker bounds memory on huge inputs.
-                for text in pool.imap(_score_chunk, chunks):
+                # Everything loaded so far (model, jieba's dictionary) is shared with the children
+                # copy-on-write; freezing keeps the collector from writing to those objects'
+                # headers, which would copy their pages into every child.
+                gc.freeze()
+                with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                    # imap keeps input order; one chunk of look-ahead per worker bounds memory on huge inputs.
+                    for text in pool.imap(_score_chunk, chunks):
+                        fout.write(text)
+                        count += text.count(b"\n")
+            else:  # one batch or less: a pool would cost more than it saves
+                for job in chunks:
+                    text = _score_chunk(job)
                     fout.write(text)
                     count += text.count(b"\n")
-        else:
-            for job in chunks:
-                text = _score_chunk(job)
-                fout.write(text)
-                count += text.count(b"\n")
+        finally:
+            if fout is sys.stdout.buffer:
+                fout.flush()
+            else:
+                fout.close()
     finally:
         if fin is not sys.stdin:
             fin.close()
-        if fout is sys.stdout.buffer:
-            fout.flush()
-        else:
-            fout.close()
     print(f"scored {count} reviews with {model.version}", file=sys.stderr)
     return 0
 

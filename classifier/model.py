@@ -275,13 +275,14 @@ class ReviewClassifier:
         """
         if not item.normalized:
             return 0.0, (), []
-        clauses = item.seg.clauses
+        # A review of punctuation alone has no clause: it is then its own single clause.
+        clauses = item.seg.clauses or [(0, len(item.normalized))]
         cue = find_cue(item.normalized) if p_neg < 0.5 else None
         if cue and cue[0] == FLIP:
             p_neg = max(p_neg, 1.0 - p_neg)
         elif cue and cue[0] == TONE and len(clauses) <= MAX_TONE_CLAUSES:
             # The review takes the tone of its most negative clause other than the cue's own.
-            others = [p for (a, b), p in zip(clauses, clause_neg.tolist(), strict=True) if b <= cue[1] or a >= cue[2]]
+            others = [p for (a, b), p in zip(clauses, clause_neg.tolist(), strict=False) if b <= cue[1] or a >= cue[2]]
             if others and max(others) >= CLAUSE_NEGATIVE:
                 p_neg = max(p_neg, max(others))
         if p_neg < 0.5 and float(clause_neg.max()) < CLAUSE_NEGATIVE and float(probs.max()) < self.positive_gate:
@@ -344,7 +345,7 @@ class ReviewClassifier:
         _, starts, ends = normalize_with_offsets(item.text, item.normalized)
         out = []
         for k, cause, prob in spans:
-            a, b = item.seg.clauses[k]
+            a, b = item.seg.clauses[k] if item.seg.clauses else (0, len(item.normalized))
             out.append(Complaint(starts[a], ends[b - 1], cause, prob))
         return tuple(out)
 

@@ -48,12 +48,20 @@ def test_spans_point_into_the_original_text_not_the_normalised_one(classifier) -
     assert 0 <= span.start < span.end <= len(text)
 
 
+@pytest.mark.parametrize("text", ["!!!", "。。。？？", "😡😡", "...差", "   "])
+def test_reviews_without_words_are_scored(classifier, text: str) -> None:
+    p = classifier.predict(text)
+    assert set(p.causes) == {c.cause for c in p.complaints}
+    assert all(0 <= c.start <= c.end <= len(text) for c in p.complaints)
+
+
 def test_span_json_fields(classifier) -> None:
     out = classifier.predict("东西不错，就是物流太慢").to_json()
     assert out["complaints"]
     assert set(out["complaints"][0]) == {"start", "end", "cause", "prob"}
 
 
+@pytest.mark.slow
 def test_cli_output_carries_complaints() -> None:
     line = json.dumps({"id": 1, "text": "味道不错，就是送得太慢了"}, ensure_ascii=False)
     result = subprocess.run([sys.executable, "-m", "classifier", "predict", "--input", "-", "--output", "-", "--jobs", "1"],

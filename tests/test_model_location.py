@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import classifier
 from classifier.shipped import MODEL_NAME
 
@@ -34,6 +36,7 @@ def test_the_model_files_are_declared_package_data() -> None:
     assert "models" in cfg["options.packages.find"]["include"].split()
 
 
+@pytest.mark.slow
 def test_an_installed_copy_finds_its_own_model(tmp_path) -> None:
     """The packages as a wheel lays them out, away from the checkout: the model resolves
     inside the installed tree and loads."""

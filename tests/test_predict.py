@@ -64,6 +64,15 @@ def test_very_long_text_is_scored(classifier) -> None:
     assert "logistics" in p.causes
 
 
+def test_cli_explains_only_when_asked() -> None:
+    line = json.dumps({"id": 1, "text": "快递太慢了"}, ensure_ascii=False)
+    plain = json.loads(run_predict([line], "--jobs", "1").stdout)
+    explained = json.loads(run_predict([line], "--jobs", "1", "--explain").stdout)
+    assert plain["terms"] == [] and explained["terms"]
+    assert {k: v for k, v in plain.items() if k not in ("terms", "cause_terms")} == \
+        {k: v for k, v in explained.items() if k not in ("terms", "cause_terms")}
+
+
 def test_explanations_name_terms_from_the_review(classifier) -> None:
     p = classifier.predict("快递太慢了，等了一个星期才到")
     assert p.terms, "a negative review is explained by at least one term"
@@ -86,6 +95,7 @@ def test_cli_output_has_contract_fields_in_input_order() -> None:
         assert set(row["cause_probs"]) == set(CAUSES)
 
 
+@pytest.mark.slow
 def test_cli_reads_and_writes_files(tmp_path) -> None:
     src = tmp_path / "in.jsonl"
     dst = tmp_path / "out.jsonl"
@@ -113,6 +123,7 @@ def test_cli_rejects_bad_input_with_line_number(line: str, message: str) -> None
     assert message in result.stderr
 
 
+@pytest.mark.slow
 def test_parallel_scoring_matches_in_process_scoring() -> None:
     lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False)
              for i, t in enumerate(["很好", "太慢了", "发错货", "质量差", "满意"] * 7)]
