@@ -67,3 +67,37 @@ def test_classifier_is_free_of_storage_and_web_imports() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in banned, f"{path.name} imports {name}"
+
+
+def test_classifier_modules_import_no_cycle() -> None:
+    """Every import between classifier modules, including those inside functions, forms no cycle."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "classifier").glob("*.py"):
+        name = path.stem
+        deps = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("classifier"):
+                target = node.module.split(".")[1] if "." in node.module else None
+                targets = [target] if target else [a.name for a in node.names]
+                deps.update(t for t in targets if (ROOT / "classifier" / f"{t}.py").exists() and t != name)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name.split(".")[1] for a in node.names
+                            if a.name.startswith("classifier.") and a.name.count(".") == 1)
+    graph.pop("__init__", None)  # the package's lazy re-exports are not a module of their own
+    for deps in graph.values():
+        deps.discard("__init__")
+    seen: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        seen[node] = 1
+        for dep in graph.get(node, ()):
+            assert seen.get(dep) != 1, f"import cycle: {' -> '.join([*stack, node, dep])}"
+            if dep not in seen:
+                visit(dep, [*stack, node])
+        seen[node] = 2
+
+    for node in sorted(graph):
+        if node not in seen:
+            visit(node, [])
