@@ -83,8 +83,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     global _worker_model
     from itertools import chain
 
-    from classifier.model import get_classifier
-
     try:
         fin = _open_in(args.input)
     except OSError as exc:
@@ -94,6 +92,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         batches = _batches(_read_items(fin, args.input), args.batch_size)
         # The first batch is read before the model loads, so a malformed file fails at once.
         first = next(batches, None)
+        from classifier.model import get_classifier  # numpy, scipy and jieba: only for valid input
+
         model = get_classifier(args.models)
         model.predict("预热")  # build jieba's dictionary before any fork, so children inherit it
         _worker_model = model
@@ -194,26 +194,26 @@ def _record_unseen(models: Path, report: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from classifier.model import MODELS_DIR
+    from classifier.shipped import model_dir
 
     p = argparse.ArgumentParser(prog="python -m classifier", description="Review sentiment and complaint causes.")
     sub = p.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("predict", help="score JSON Lines {id, text}; output in the same order")
     pr.add_argument("--input", required=True, help="JSON Lines file, or - for stdin")
     pr.add_argument("--output", required=True, help="JSON Lines file, or - for stdout")
-    pr.add_argument("--models", default=str(MODELS_DIR))
+    pr.add_argument("--models", default=str(model_dir()))
     pr.add_argument("--explain", action="store_true",
                     help="add the terms that drove each decision (`terms`, `cause_terms`); off by default, it costs time")
     pr.add_argument("--no-explain", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
     pr.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per CPU core)")
     pr.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     tr = sub.add_parser("train", help="rebuild the shipped models from ../shared data and labels/")
-    tr.add_argument("--output", default=str(MODELS_DIR))
+    tr.add_argument("--output", default=str(model_dir()))
     tr.add_argument("--extra", action="append", default=[], metavar="FILE",
                     help='JSON Lines {"text", "sentiment": "negative"|"positive"|null, "causes": [...]|null} '
                          "to train on as well (e.g. agents' corrections); may be given more than once")
     ev = sub.add_parser("evaluate", help="measure the shipped models on the validation splits")
-    ev.add_argument("--models", default=str(MODELS_DIR))
+    ev.add_argument("--models", default=str(model_dir()))
     ev.add_argument("--input", help="optional JSON Lines {text, sentiment, causes} to measure on as well")
     ev.add_argument("--unseen", nargs="?", const="", default=None, metavar="FILE",
                     help="measure only on the independent unseen-category test set "

@@ -64,6 +64,7 @@ def test_very_long_text_is_scored(classifier) -> None:
     assert "logistics" in p.causes
 
 
+@pytest.mark.slow
 def test_cli_explains_only_when_asked() -> None:
     line = json.dumps({"id": 1, "text": "快递太慢了"}, ensure_ascii=False)
     plain = json.loads(run_predict([line], "--jobs", "1").stdout)
@@ -82,6 +83,7 @@ def test_explanations_name_terms_from_the_review(classifier) -> None:
     assert all(t.weight > 0 for t in p.terms)
 
 
+@pytest.mark.slow
 def test_cli_output_has_contract_fields_in_input_order() -> None:
     ids = ["a", 2, "c-3"]
     texts = ["很好", "太差了，发错货", "物流慢"]
