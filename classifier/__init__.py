@@ -1,10 +1,16 @@
 """Chinese review sentiment and complaint causes: text in, scores out (no database, no web).
 
     from classifier import get_classifier
-    predictions = get_classifier().predict_many(["物流太慢了", "很好用"])
+    predictions = get_classifier().predict_many(["物流太慢了", "味道不错，就是送得太慢了"], explain=False)
+    predictions[1].causes       # ('logistics',)
+    predictions[1].complaints   # (Complaint(start=5, end=12, cause='logistics', prob=0.93),)
 
-The model's names are imported on first use, so `classifier.causes` (the cause list the web
-and report code share) can be imported without numpy, scipy or jieba.
+`Prediction.complaints` are the complaining clauses as offsets into the original text
+(`text[c.start:c.end]`), one per clause and cause; `causes` is the union of their causes.
+`model_dir()` and `shipped_model_version()` locate the shipped model and read its version without
+loading it (reports, health checks). The model's names are imported on first use, so
+`classifier.causes` (the cause list the web and report code share) and those two functions can be
+imported without numpy, scipy or jieba.
 """
 
 from __future__ import annotations
