@@ -73,10 +73,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "## Intended use",
         "Scoring Chinese e-commerce and food-delivery reviews for the triage service: a calibrated",
         "`negative_prob`, complaint causes (`logistics`, `defect`, `description_mismatch`, `other`, per",
-        "`../shared/cause-guidelines.md`) and the terms that drove each decision. Not for other languages.",
+        "`docs/cause-guidelines.md`) and the terms that drove each decision. Not for other languages.",
         "",
         "## Training data",
-        f"- Sentiment: `online_shopping_10_cats` training part shipped in `../shared/datasets/online_shopping_train.csv` "
+        f"- Sentiment: `online_shopping_10_cats` training part, the shared file `online_shopping_train.csv` "
         f"({tr['corpus_reviews']:,} reviews, 10 categories), read at training time and never copied into the repo; "
         f"plus {tr['own_examples']} example reviews the team wrote itself (`labels/own_examples*.jsonl`: "
         "e-commerce, food delivery, and the categories the training file lacks — fresh produce, cosmetics, furniture, "

@@ -14,7 +14,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from triage.ingest import ingest
-from triage.jobs import APPLY_QUEUE, SCORE_QUEUE, SLA_QUEUE
+from triage.jobs.enqueue import APPLY_QUEUE, SCORE_QUEUE, SLA_QUEUE
 from triage.timeutil import UTC
 from triage.validation import validate_batch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.importer import cli_import
+from service.commands.imports import cli_import
 
 HEADER = "review_id,platform,text,rating,customer_id,customer_name,customer_ltv,product_id,created_at\n"
 

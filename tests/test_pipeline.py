@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -17,8 +18,9 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from tests.pipeline_support import COMPLAINTS, PRAISE, add_reviews, drain, review, statuses
-from triage import jobs, pipeline
+from triage import pipeline
 from triage.db import open_db
+from triage.jobs import enqueue
 from triage.timeutil import to_db, utcnow
 
 TEXTS = COMPLAINTS + PRAISE
@@ -29,7 +31,7 @@ def some_reviews(n: int, customers: int = 5) -> list[dict]:
 
 
 def queued_pks(redis_conn) -> list[int]:
-    queue = Queue(jobs.SCORE_QUEUE, connection=redis_conn)
+    queue = Queue(enqueue.SCORE_QUEUE, connection=redis_conn)
     return sorted(pk for job in queue.jobs for pk, _ in job.args[0])
 
 
@@ -55,7 +57,7 @@ def test_enqueue_claims_each_review_once(db, redis_conn):
     add_reviews(db, some_reviews(250))
     assert pipeline.enqueue_pending(db, redis_conn, batch_size=100) == 250
     assert pipeline.enqueue_pending(db, redis_conn, batch_size=100) == 0
-    assert Queue(jobs.SCORE_QUEUE, connection=redis_conn).count == 3
+    assert Queue(enqueue.SCORE_QUEUE, connection=redis_conn).count == 3
 
 
 def test_concurrent_enqueuers_never_enqueue_a_review_twice(settings, db, redis_conn):
@@ -88,7 +90,7 @@ def test_recovery_leaves_a_waiting_job_alone_however_old(db, redis_conn):
     add_reviews(db, some_reviews(10))
     pipeline.enqueue_pending(db, redis_conn)
     assert pipeline.recover(db, redis_conn, now=later(dt.timedelta(hours=6))) == 0
-    assert Queue(jobs.SCORE_QUEUE, connection=redis_conn).count == 1
+    assert Queue(enqueue.SCORE_QUEUE, connection=redis_conn).count == 1
 
 
 def test_lost_redis_then_recovery_scores_every_review_once(job_context, db, redis_conn):
@@ -104,8 +106,9 @@ def test_lost_redis_then_recovery_scores_every_review_once(job_context, db, redi
     assert events == db.execute("SELECT COUNT(*) FROM reviews WHERE case_id IS NOT NULL").fetchone()[0] > 0
 
 
+@pytest.mark.slow
 def test_worker_start_up_picks_up_what_a_lost_redis_dropped(job_context, settings, db, redis_conn):
-    from triage.worker import run_worker
+    from service.worker import run_worker
 
     add_reviews(db, some_reviews(30))
     pipeline.enqueue_pending(db, redis_conn)
@@ -121,6 +124,7 @@ def test_worker_start_up_picks_up_what_a_lost_redis_dropped(job_context, setting
     assert statuses(db) == {"scored": 30}
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_loses_nothing(job_context, settings, db, redis_conn):
     long_text = ("".join(TEXTS) * 40)[:2000]
     add_reviews(db, [review(f"k{i}", f"{i} {long_text}", customer_id=f"c{i % 7}") for i in range(150)])
@@ -129,7 +133,7 @@ def test_a_worker_killed_mid_job_loses_nothing(job_context, settings, db, redis_
            "TRIAGE_WEBHOOK_SECRET": "x", "TRIAGE_VAR_DIR": str(settings.var_dir)}
     worker = subprocess.Popen([sys.executable, "-m", "triage", "worker", "--role", "score"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    started = StartedJobRegistry(jobs.SCORE_QUEUE, connection=redis_conn)
+    started = StartedJobRegistry(enqueue.SCORE_QUEUE, connection=redis_conn)
     try:
         deadline = time.monotonic() + 60
         while not started.get_job_ids() and time.monotonic() < deadline and worker.poll() is None:
@@ -140,8 +144,9 @@ def test_a_worker_killed_mid_job_loses_nothing(job_context, settings, db, redis_
         worker.wait()
     drain(redis_conn)
     assert statuses(db) == {"pending": 150}  # the job died with its worker
-    assert pipeline.recover(db, redis_conn, now=utcnow()) == 0  # started recently: maybe just slow
-    assert pipeline.recover(db, redis_conn, now=later(pipeline.STALE_AFTER)) == 150
+    assert pipeline.recover(db, redis_conn, now=utcnow()) == 0  # claimed within the grace period
+    # Its worker's pid is gone: dead once the grace period is over, not STALE_AFTER later.
+    assert pipeline.recover(db, redis_conn, now=later(pipeline.GRACE)) == 150
     drain(redis_conn)
     assert statuses(db) == {"scored": 150}
 

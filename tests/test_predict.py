@@ -119,6 +119,7 @@ def test_cli_reads_and_writes_files(tmp_path) -> None:
         ("[1, 2]", 'expected an object with "id"'),
     ],
 )
+@pytest.mark.slow
 def test_cli_rejects_bad_input_with_line_number(line: str, message: str) -> None:
     result = run_predict([line])
     assert result.returncode == 2

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.report_rows import add_review, add_reviews
+from tests.web_support import fast_password_hashing  # noqa: F401
 from triage.reports.store import publish_weekly
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import to_db, utcnow
@@ -34,8 +35,13 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SUPERVISOR = ("zhao.supervisor", "correct horse battery")
 
 
-def basic(username: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+def sign_in(client, username: str, password: str) -> None:
+    """Sign in through the login form (the session holds the CSRF token the form needs)."""
+    from tests.web_support import csrf_token
+
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": csrf_token(client, "/login")})
+    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 @pytest.fixture()
@@ -44,7 +50,8 @@ def page(client, db):
     from triage.agents import add_agent
 
     add_agent(db, *SUPERVISOR, role="supervisor")
-    return lambda path: client.get(path, headers=basic(*SUPERVISOR))
+    sign_in(client, *SUPERVISOR)
+    return client.get
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
@@ -146,30 +153,61 @@ def test_page_and_api_show_the_same_figures(client, page, db):
 
 
 @pytest.mark.parametrize("path", ["/reports/weekly?week=2026-W48", "/reports/weekly.csv?week=2026-W48"])
-def test_every_report_page_passes_the_supervisor_gate(client, monkeypatch, path):
-    from flask import Response
-
-    import web.reports
-
-    monkeypatch.setattr(web.reports, "_require_supervisor", lambda: Response("login first", status=403))
+def test_report_pages_send_anonymous_visitors_to_the_login_page(client, path):
     response = client.get(path)
-    assert (response.status_code, response.get_data(as_text=True)) == (403, "login first")
+    location = urlsplit(response.location)
+    assert (response.status_code, location.path, parse_qs(location.query)) == (302, "/login", {"next": [path]})
+
+
+def test_report_pages_refuse_a_wrong_password(client, db):
+    from tests.web_support import csrf_token
+    from triage.agents import add_agent
+
+    add_agent(db, *SUPERVISOR, role="supervisor")
+    client.post("/login", data={"username": SUPERVISOR[0], "password": "wrong",
+                                "csrf_token": csrf_token(client, "/login")})
+    assert client.get("/reports/weekly").status_code == 302
 
 
 @pytest.mark.parametrize("path", ["/reports/weekly?week=2026-W48", "/reports/weekly.csv?week=2026-W48"])
-def test_report_pages_ask_anonymous_visitors_to_sign_in(client, path):
-    response = client.get(path)
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Basic ")
-
-
-def test_report_pages_refuse_a_wrong_password(client, page):
-    assert client.get("/reports/weekly", headers=basic(SUPERVISOR[0], "wrong")).status_code == 401
-
-
-def test_report_pages_are_for_supervisors_not_agents(client, db):
+def test_report_pages_are_for_supervisors_not_agents(client, db, path):
     from triage.agents import add_agent
 
     add_agent(db, "wang.agent", "agent password", role="agent")
-    response = client.get("/reports/weekly", headers=basic("wang.agent", "agent password"))
+    sign_in(client, "wang.agent", "agent password")
+    response = client.get(path)
     assert response.status_code == 403
+    assert "无权访问" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/reports/weekly?week=2026-W48", "/reports/weekly.csv?week=2026-W48"])
+def test_report_pages_are_open_to_admins(client, db, path):
+    from triage.agents import add_agent
+
+    add_agent(db, "li.admin", "admin password", role="admin")
+    sign_in(client, "li.admin", "admin password")
+    assert client.get(path).status_code == 200
+
+
+def test_report_pages_ignore_http_basic_credentials(client, db):
+    import base64
+
+    from triage.agents import add_agent
+
+    add_agent(db, *SUPERVISOR, role="supervisor")
+    basic = "Basic " + base64.b64encode(":".join(SUPERVISOR).encode()).decode()
+    response = client.get("/reports/weekly", headers={"Authorization": basic})
+    assert response.status_code == 302 and "WWW-Authenticate" not in response.headers
+
+
+def test_report_page_allows_exactly_its_inline_stylesheet(page, db):
+    import base64 as b64
+    import re
+
+    response = page("/reports/weekly?week=2026-W48")
+    html = response.get_data(as_text=True)
+    css = re.search(r"<style>(.*?)</style>", html, re.DOTALL).group(1)
+    digest = b64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    policy = response.headers["Content-Security-Policy"]
+    assert f"style-src 'self' 'sha256-{digest}'" in policy and "unsafe-inline" not in policy
+    assert "<script" not in html.replace('<script src="/static/htmx.min.js" defer></script>', "")

@@ -11,9 +11,9 @@ from xml.etree import ElementTree
 
 import pytest
 
+from service.commands.reports import cli_weekly
 from tests.report_rows import add_case, add_review, add_reviews
 from triage.reports.charts import pct
-from triage.reports.cli import cli_weekly
 from triage.reports.render import render_csv, render_html, render_json
 from triage.reports.weekly import build_weekly
 from triage.reports.weeks import IsoWeek

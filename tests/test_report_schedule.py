@@ -111,7 +111,7 @@ def test_no_catch_up_when_asked_not_to(redis_conn):
 @pytest.fixture()
 def worker_env(settings):
     """Job code's settings and connection, as `triage worker` configures them."""
-    from triage import context
+    from triage.jobs import context
 
     context.configure(settings)
     yield settings

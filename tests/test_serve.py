@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from triage.demo import DEMO_REVIEWS, load_demo
+from service.demo import DEMO_REVIEWS, load_demo
 
 
 @contextlib.contextmanager
@@ -63,14 +63,17 @@ def _serve_then_stop(tmp_path, *signals: signal.Signals) -> None:
         assert alive == []
 
 
+@pytest.mark.slow
 def test_serve_stops_every_process_it_started_on_sigterm(tmp_path):
     _serve_then_stop(tmp_path, signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_a_second_sigterm_or_ctrl_c_does_not_cut_the_clean_up_short(tmp_path):
     _serve_then_stop(tmp_path, signal.SIGINT, signal.SIGTERM, signal.SIGINT)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_workers_exit_when_serve_is_killed_outright(tmp_path):
     with _running_serve(tmp_path) as (serve, started, _redis):
@@ -80,18 +83,18 @@ def test_workers_exit_when_serve_is_killed_outright(tmp_path):
         assert alive == []
 
 
-def test_demo_fills_a_fresh_database_once(db, tmp_path):
-    login = load_demo(db, tmp_path)
+def test_demo_fills_a_fresh_database_once(db):
+    login = load_demo(db)
     assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS) >= 40
     agent = db.execute("SELECT role FROM agents WHERE username = ?", (login.username,)).fetchone()
     assert agent["role"] == "supervisor"
-    again = load_demo(db, tmp_path)  # a later start: nothing added, the same login shown
-    assert again == login and db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS)
+    assert load_demo(db) is None  # a later start: nothing added, and no password to show again
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS)
 
 
-def test_demo_leaves_a_database_with_data_alone(db, tmp_path):
+def test_demo_leaves_a_database_with_data_alone(db):
     from tests.pipeline_support import add_reviews, review
 
     add_reviews(db, [review("real-1", "物流太慢了")])
-    assert load_demo(db, tmp_path) is None
+    assert load_demo(db) is None
     assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 1

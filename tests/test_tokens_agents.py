@@ -1,4 +1,5 @@
-"""Specification of triage.tokens (read-API tokens) and triage.agents (queue users), with their CLIs."""
+"""Specification of triage.tokens (read-API tokens) and triage.agents (queue users), with their
+commands in service.commands."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import io
 
 import pytest
 
-from triage.agents import add_agent, authenticate, cli_add_agent, get_agent
+from service.commands.agents import cli_add_agent
+from service.commands.tokens import cli_create_token
+from triage.agents import add_agent, authenticate, get_agent
 from triage.errors import Conflict, ValidationFailed
 from triage.tokens import (
     TOKEN_PREFIX,
-    cli_create_token,
     create_token,
     list_tokens,
     revoke_token,

@@ -14,6 +14,8 @@ from classifier.model import MODEL_NAME, ReviewClassifier
 from classifier.model_card import render_model_card
 from classifier.train import train
 
+pytestmark = pytest.mark.slow  # trains two models
+
 PRAISE = ["质量很好，很满意", "非常喜欢，推荐购买", "物美价廉，好评", "东西不错，下次还来", "包装精美，很漂亮",
           "味道很好，孩子爱吃", "用着很顺手，满意", "很好用，值得购买", "颜色很正，喜欢", "做工精细，赞"]
 COMPLAINTS = {

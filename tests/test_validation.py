@@ -208,8 +208,10 @@ def test_body_with_reviews_list_is_a_batch_in_order():
     assert [r.review_id for r in reviews_from_body(body)] == ["a", "b"]
 
 
-def test_empty_batch_is_valid_and_empty():
-    assert reviews_from_body({"reviews": []}) == []
+def test_an_empty_batch_is_invalid():
+    with pytest.raises(ValidationFailed) as caught:
+        reviews_from_body({"reviews": []})
+    assert caught.value.items == [{"index": None, "field": "reviews", "message": "must hold at least one review"}]
 
 
 def test_single_review_problems_have_index_zero():

@@ -1,5 +1,3 @@
-import sys
+from service.cli import main  # the one upward import in triage/: `python -m triage` is the `triage` command
 
-from triage.cli import main
-
-sys.exit(main())
+raise SystemExit(main())

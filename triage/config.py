@@ -31,6 +31,15 @@ def _generated_secret(var_dir: Path, name: str) -> str:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r}: use 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
@@ -42,6 +51,13 @@ class Settings:
     var_dir: Path
     webhook_secret_generated: bool = False
     escalation_webhook_url: str | None = None
+    # Product alerts: a signed webhook for new alerts, and an enterprise WeChat group robot
+    # (企业微信群机器人) told of new alerts and of P1 SLA breaches.
+    alert_webhook_url: str | None = None
+    wecom_webhook_url: str | None = None
+    # Session cookie sent over HTTPS only. Off by default because `make run` serves plain
+    # http://127.0.0.1; production behind TLS sets TRIAGE_COOKIE_SECURE=1 (docs/deploy.md).
+    cookie_secure: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -70,6 +86,7 @@ class Settings:
             secrets_ = (_generated_secret(var_dir, "webhook_secret"),)
             generated = True
         secret_key = env.get("TRIAGE_SECRET_KEY") or _generated_secret(var_dir, "secret_key")
+        cookie_secure = _flag(env, "TRIAGE_COOKIE_SECURE")
         policy = env.get("TRIAGE_SLA_POLICY")
         if policy:
             if not Path(policy).is_file():
@@ -92,4 +109,7 @@ class Settings:
             var_dir=var_dir,
             webhook_secret_generated=generated,
             escalation_webhook_url=env.get("TRIAGE_ESCALATION_WEBHOOK_URL") or None,
+            alert_webhook_url=env.get("TRIAGE_ALERT_WEBHOOK_URL") or None,
+            wecom_webhook_url=env.get("TRIAGE_WECOM_WEBHOOK_URL") or None,
+            cookie_secure=cookie_secure,
         )

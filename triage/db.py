@@ -15,17 +15,34 @@ from pathlib import Path
 
 import sqlite_utils
 
+from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "connect", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "DatabaseBusy", "busy_timeout", "connect", "is_busy", "migrate", "open_db", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000
 
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run a migration's SQL statement by statement inside migrate()'s transaction.
+
+    sqlite3's own executescript commits first, and sqlite-utils' splits the script by testing
+    every prefix character by character, which made each fresh database cost ~10 ms of CPU;
+    testing whole lines finds the same statement ends, since no statement here shares a line."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {statement.strip()[:80]!r}")
+
+
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _run_script(db,
         """
         CREATE TABLE reviews (
             id              INTEGER PRIMARY KEY,
@@ -210,7 +227,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
 
 
 def _m002_pipeline(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _run_script(db,
         """
         -- The rq job that last took the review; recovery asks Redis whether that job is still alive.
         ALTER TABLE reviews ADD COLUMN score_job TEXT;
@@ -239,10 +256,205 @@ def _m003_report_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m010_work_queue(db: sqlite_utils.Database) -> None:
+    # The shared base for the agents' queue, the supervisor console and account management; each
+    # stream adds what only it needs in its own migrations (010-019 queue, 020-029 supervisor, ...).
+    for statement in (
+        # Cases: what an agent and the metrics need to know about how a case went.
+        "ALTER TABLE cases ADD COLUMN satisfaction TEXT CHECK (satisfaction IN ('satisfied', 'neutral', 'unsatisfied'))",
+        "ALTER TABLE cases ADD COLUMN close_reason TEXT",                   # unreachable / duplicate / other
+        "ALTER TABLE cases ADD COLUMN resolved_by TEXT",                    # agents.username
+        "ALTER TABLE cases ADD COLUMN reopened_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE cases ADD COLUMN revised_upward INTEGER NOT NULL DEFAULT 0",  # 已改评
+        "ALTER TABLE cases ADD COLUMN revised_upward_at TEXT",
+        "ALTER TABLE cases ADD COLUMN customer_ltv REAL",                   # at the last change of the case
+        "ALTER TABLE cases ADD COLUMN value_tier TEXT NOT NULL DEFAULT 'regular' CHECK (value_tier IN ('top', 'regular'))",
+        "ALTER TABLE cases ADD COLUMN priority_reasons TEXT NOT NULL DEFAULT '[]'",  # JSON list of reasons
+        # Reviews: complaint spans (classifier output) and the revision a row holds now.
+        "ALTER TABLE reviews ADD COLUMN complaints TEXT",                   # JSON [{start, end, cause, prob}]
+        "ALTER TABLE reviews ADD COLUMN revision INTEGER NOT NULL DEFAULT 1",
+        # Earlier revisions of a review (a customer's edit or 追评), newest first by revision.
+        """CREATE TABLE review_revisions (
+            id              INTEGER PRIMARY KEY,
+            review_pk       INTEGER NOT NULL REFERENCES reviews(id),
+            revision        INTEGER NOT NULL,
+            text            TEXT NOT NULL,
+            rating          INTEGER,
+            received_at     TEXT NOT NULL,
+            sentiment       TEXT,
+            negative_prob   REAL,
+            causes          TEXT,
+            complaints      TEXT,
+            model_version   TEXT,
+            UNIQUE (review_pk, revision)
+        )""",
+        # Agents: shift membership (the shift calendar lives with the SLA policy) and lock-out state.
+        "ALTER TABLE agents ADD COLUMN shift TEXT",
+        "ALTER TABLE agents ADD COLUMN disabled_at TEXT",
+        "ALTER TABLE agents ADD COLUMN last_login_at TEXT",
+        # API tokens may act as an agent (with the agent's role); NULL = read-only token.
+        "ALTER TABLE api_tokens ADD COLUMN agent_id INTEGER REFERENCES agents(id)",
+        # Reply handbook (客服应答手册): one row per version of a reply; the newest version of a
+        # reply_key is current, older ones stay for the record.
+        """CREATE TABLE handbook_replies (
+            id          INTEGER PRIMARY KEY,
+            reply_key   TEXT NOT NULL,                 -- stable id of the reply across versions
+            cause       TEXT NOT NULL,
+            title       TEXT NOT NULL,
+            body        TEXT NOT NULL,                 -- placeholders: {customer_name} {product_name} {order_id} ...
+            version     INTEGER NOT NULL,
+            retired     INTEGER NOT NULL DEFAULT 0,
+            author      TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            UNIQUE (reply_key, version)
+        )""",
+        "CREATE INDEX handbook_replies_cause ON handbook_replies(cause, reply_key, version)",
+    ):
+        db.execute(statement)
+
+
+# The agents' queue order as one sortable text, so one index serves it with no sort step:
+#   '0' active / '1' resolved or closed, then the priority (P1 < P2 < P3), then the value tier
+#   ('0' top 10 % customer, '1' the others), then the nearest due time of a clock still running
+#   (fixed-width UTC text; '~' sorts after every time: a paused clock has no due).
+QUEUE_KEY_SQL = """
+    CASE WHEN status IN ('resolved', 'closed') THEN '1' ELSE '0' END
+    || priority
+    || CASE value_tier WHEN 'top' THEN '0' ELSE '1' END
+    || COALESCE(
+        CASE WHEN first_contacted_at IS NULL AND first_contact_due IS NOT NULL
+                  AND (resolution_due IS NULL OR first_contact_due <= resolution_due)
+             THEN first_contact_due ELSE resolution_due END,
+        '~')
+"""
+
+
+def _m011_queue(db: sqlite_utils.Database) -> None:
+    for statement in (
+        # What the queue row shows and filters on: the product, category and platform of the case's
+        # latest review (kept by triage.cases.store when a review opens or joins the case).
+        "ALTER TABLE cases ADD COLUMN product_id TEXT",
+        "ALTER TABLE cases ADD COLUMN category TEXT",
+        "ALTER TABLE cases ADD COLUMN platform TEXT",
+        """UPDATE cases SET (product_id, category, platform) = (
+               SELECT r.product_id, r.category, r.platform FROM reviews r WHERE r.case_id = cases.id
+               ORDER BY r.created_at DESC, r.id DESC LIMIT 1)""",
+        # A virtual generated column: never stale, costs no storage, and can be indexed.
+        f"ALTER TABLE cases ADD COLUMN queue_key TEXT GENERATED ALWAYS AS ({QUEUE_KEY_SQL}) VIRTUAL",
+        "CREATE INDEX cases_queue ON cases(queue_key, id)",
+        "CREATE INDEX cases_queue_assignee ON cases(assignee, queue_key, id)",
+        "CREATE INDEX cases_queue_product ON cases(product_id, queue_key, id)",
+        "CREATE INDEX cases_queue_category ON cases(category, queue_key, id)",
+        "CREATE INDEX cases_queue_platform ON cases(platform, queue_key, id)",
+        # A correction is about the text the agent saw: the review's revision at the time.
+        "ALTER TABLE corrections ADD COLUMN revision INTEGER",
+    ):
+        db.execute(statement)
+
+
+def _m030_alerts(db: sqlite_utils.Database) -> None:
+    # Product alerts (差评预警). Statement by statement, inside migrate()'s transaction.
+    for statement in (
+        # What a review is counted as in alert_counters ({"hour", "product", "category", "causes"}),
+        # so a re-scored revision or a correction moves its counts instead of adding them twice.
+        "ALTER TABLE reviews ADD COLUMN alert_counted TEXT",
+        # Hourly counters per scope ('p:<product>', 'c:<category>', 'all') and cause ('' = every review):
+        # detection reads a scope's few hundred rows instead of scanning reviews.
+        """CREATE TABLE alert_counters (
+            scope   TEXT NOT NULL,
+            cause   TEXT NOT NULL,
+            hour    TEXT NOT NULL,          -- UTC start of the hour (timeutil.to_db)
+            n       INTEGER NOT NULL,
+            PRIMARY KEY (scope, cause, hour)
+        ) WITHOUT ROWID""",
+        # Scopes with new counts since the last detection run; the run deletes what it judged.
+        """CREATE TABLE alert_dirty (
+            scope       TEXT PRIMARY KEY,
+            category    TEXT,
+            marked_at   TEXT NOT NULL
+        )""",
+        """CREATE TABLE alerts (
+            id                  INTEGER PRIMARY KEY,
+            scope_key           TEXT NOT NULL,          -- 'p:<product>' or 'c:<category>'
+            product_id          TEXT,                   -- NULL for a category alert
+            category            TEXT,
+            cause               TEXT NOT NULL,
+            status              TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            opened_at           TEXT NOT NULL,
+            updated_at          TEXT NOT NULL,
+            window_start        TEXT NOT NULL,          -- reviews from here on belong to the alert
+            count               INTEGER NOT NULL DEFAULT 0,
+            window_reviews      INTEGER NOT NULL DEFAULT 0,
+            rate                REAL,
+            baseline_rate       REAL,
+            p_value             REAL,
+            fired_window_hours  REAL,
+            terms               TEXT NOT NULL DEFAULT '[]',  -- JSON [{term, reviews, share}]
+            acknowledged_at     TEXT,
+            acknowledged_by     TEXT,
+            resolved_at         TEXT,
+            resolved_by         TEXT,
+            resolution          TEXT,
+            note                TEXT
+        )""",
+        # At most one active (open or acknowledged) alert per product, or category, and cause.
+        "CREATE UNIQUE INDEX alerts_one_active ON alerts(scope_key, cause) WHERE status != 'resolved'",
+        "CREATE INDEX alerts_status ON alerts(status, opened_at)",
+        "CREATE INDEX alerts_resolved ON alerts(resolved_at) WHERE resolved_at IS NOT NULL",
+        "CREATE INDEX alerts_opened ON alerts(opened_at)",
+        """CREATE TABLE alert_reviews (
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            review_pk   INTEGER NOT NULL REFERENCES reviews(id),
+            joined_at   TEXT NOT NULL,
+            PRIMARY KEY (alert_id, review_pk)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX alert_reviews_review ON alert_reviews(review_pk)",
+        # Timeline of an alert: opened, reviews_joined, acknowledged, resolved, notified. Append-only.
+        """CREATE TABLE alert_events (
+            id          INTEGER PRIMARY KEY,
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            at          TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            detail      TEXT
+        )""",
+        "CREATE INDEX alert_events_alert ON alert_events(alert_id, at)",
+        "CREATE INDEX reviews_category ON reviews(category, created_at) WHERE category IS NOT NULL",
+    ):
+        db.execute(statement)
+
+
+def _m050_login_throttle(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins (per account and per address, for throttling) and account lockouts
+    # (triage.login_throttle). Rows older than the throttle window are pruned as new ones come.
+    _run_script(db,
+        """
+        CREATE TABLE login_failures (
+            id          INTEGER PRIMARY KEY,
+            username    TEXT NOT NULL,
+            address     TEXT NOT NULL,
+            at          TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_username ON login_failures(username, at);
+        CREATE INDEX login_failures_address ON login_failures(address, at);
+        CREATE TABLE login_lockouts (
+            username    TEXT PRIMARY KEY,
+            locked_at   TEXT NOT NULL,
+            until       TEXT NOT NULL,
+            failures    INTEGER NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
+    ("010_work_queue", _m010_work_queue),
+    ("011_queue", _m011_queue),
+    ("030_alerts", _m030_alerts),
+    ("050_login_throttle", _m050_login_throttle),
 ]
 
 
@@ -264,21 +476,75 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+class DatabaseBusy(Busy, sqlite3.OperationalError):
+    """The database stayed locked by another connection for the whole busy timeout.
+
+    Also an `OperationalError`, so code that already treats a busy database as transient (retries,
+    the enqueue after commit) keeps doing so; the web layer answers 503 with Retry-After."""
+
+    default_message = "the database is busy (locked by another writer); nothing was changed, retry shortly"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Is `exc` SQLite's "database is locked/busy", i.e. worth retrying as it stands?"""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return str(exc).startswith(("database is locked", "database is busy", "database table is locked"))
+
+
+class busy_timeout:
+    """`with busy_timeout(conn, 200): ...` — wait at most `ms` for a lock inside, then restore.
+
+    For writes that may be skipped (bookkeeping such as a token's last use): better to skip one
+    than to hold a read request for the whole busy timeout while another writer works."""
+
+    def __init__(self, conn: sqlite3.Connection, ms: int) -> None:
+        self.conn = conn
+        self.ms = ms
+        self.saved = BUSY_TIMEOUT_MS
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.saved = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.ms)}")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.saved)}")
+
+
 class transaction:
-    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+    """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
+
+    A write lock that cannot be had within the busy timeout raises DatabaseBusy."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise DatabaseBusy() from exc
+            raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
+        if exc_type is not None:
             self.conn.execute("ROLLBACK")
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as commit_error:
+            # A failed COMMIT leaves the transaction open; end it so the connection stays usable.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if is_busy(commit_error):
+                raise DatabaseBusy() from commit_error
+            raise
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

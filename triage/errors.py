@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "BadRequest",
     "BadSignature",
+    "Busy",
     "Conflict",
     "Forbidden",
     "InvalidJson",
@@ -107,6 +108,31 @@ class NotFound(TriageError):
 
 
 class Conflict(TriageError):
-    """The request clashes with the current state (an existing name, a changed version)."""
+    """The request clashes with the current state (an existing name, a changed version).
+
+    Subclasses keep the contract's ``{"error": "conflict", "message"}`` and name their kind in an
+    extra ``reason`` field (e.g. ``stale_version``, ``claimed``), for clients that branch on it."""
 
     code = "conflict"
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+
+class Busy(TriageError):
+    """A shared resource stayed busy beyond its wait (e.g. the database locked by another writer).
+
+    Nothing was changed; the same request may simply be sent again after `retry_after` seconds."""
+
+    code = "busy"
+    default_message = "the service is busy; nothing was changed, retry shortly"
+    retry_after = 5
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        if retry_after is not None:
+            self.retry_after = retry_after
+        super().__init__(message)

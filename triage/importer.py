@@ -1,4 +1,6 @@
-"""`triage import FILE`: CSV or JSON Lines of review objects through the webhook's pipeline.
+"""Importing a file of reviews (`triage import FILE`): CSV or JSON Lines of review objects
+through the webhook's pipeline. The command itself (progress bar, summary) is
+`service.commands.imports`.
 
 Same validation, same `ingest` (idempotent, so re-running an import only reports duplicates) and
 the same enqueue, in batches. Unlike the webhook, whose batch is atomic because the connector
@@ -12,22 +14,16 @@ are JSON Lines, one object per line. Any other extension is sniffed: a first cha
 means JSON Lines, anything else CSV. Text is UTF-8 (a BOM is fine); a file that is not UTF-8
 is read as GB18030, the encoding Excel uses for CSV on Chinese Windows; a file that is neither is
 unreadable, before any row is stored.
-
-Exit status: 0 if any row was stored or found to be a duplicate, 1 if every row was refused
-(or there were none), 2 if the file cannot be read.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-
-from tqdm import tqdm
 
 from triage.config import Settings
 from triage.db import open_db
@@ -36,26 +32,26 @@ from triage.redis_conn import connect_redis
 from triage.timeutil import utcnow
 from triage.validation import DEFAULT_PLATFORM, Review, loads_json, validate_review
 
-__all__ = ["MAX_REASONS_SHOWN", "ImportReport", "ImportUnreadable", "cli_import", "import_file", "read_rows"]
+__all__ = ["ImportReport", "ImportUnreadable", "ProgressCallback", "import_file", "read_rows"]
 
-MAX_REASONS_SHOWN = 20
 REQUIRED_COLUMNS = ("review_id", "text", "customer_id", "product_id")
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 
 class ImportUnreadable(Exception):
-    """The file cannot be read or interpreted at all (exit status 2)."""
+    """The file cannot be read or interpreted at all (nothing was stored)."""
 
 
 @dataclass
 class ImportReport:
     accepted: int = 0
     duplicates: int = 0
+    updated: int = 0  # redelivered with changed text or rating: a new revision
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
     @property
     def processed(self) -> int:
-        return self.accepted + self.duplicates
+        return self.accepted + self.duplicates + self.updated
 
 
 @dataclass(frozen=True)
@@ -192,19 +188,24 @@ def _reason(problems: list[dict[str, Any]]) -> str:
     return "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
 
 
+ProgressCallback = Callable[[int, int, ImportReport], None]
+"""Called as (lines done, lines in the file, counts so far): once before the first row, after
+every row, and once at the end."""
+
+
 def import_file(
     settings: Settings,
     path: Path | str,
     *,
     platform: str | None = None,
     batch_size: int = 500,
-    progress: TextIO | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Import a file; returns the counts. Raises ImportUnreadable. Progress goes to `progress`
-    (stderr by default)."""
+    """Import a file; returns the counts. Raises ImportUnreadable."""
     path = Path(path)
     rows, total_lines = read_rows(path)
     report = ImportReport()
+    progress = on_progress or (lambda done, total, report: None)
     conn = open_db(settings.db_path)
     redis_client = connect_redis(settings.redis_url) if settings.redis_url else None
     batch: list[Review] = []
@@ -215,13 +216,13 @@ def import_file(
         result = ingest(conn, batch, utcnow())
         report.accepted += result.accepted
         report.duplicates += result.duplicates
+        report.updated += result.updated
         batch.clear()
-        if result.accepted:
+        if result.to_score:
             enqueue_after_commit(conn, redis_client)
 
-    bar = tqdm(total=total_lines, unit="line", desc=f"importing {path.name}", file=progress or sys.stderr)
     try:
-        done_lines = 0
+        progress(0, total_lines, report)
         for row in rows:
             if row.error is not None:
                 report.refused.append((row.line, row.error))
@@ -233,43 +234,11 @@ def import_file(
                     batch.append(review)
                     if len(batch) >= batch_size:
                         flush()
-                        bar.set_postfix(accepted=report.accepted, duplicates=report.duplicates,
-                                        refused=len(report.refused), refresh=False)
-            bar.update(row.end_line - done_lines)
-            done_lines = row.end_line
+            progress(row.end_line, total_lines, report)
         flush()
-        bar.update(total_lines - done_lines)
-        bar.set_postfix(accepted=report.accepted, duplicates=report.duplicates, refused=len(report.refused))
+        progress(total_lines, total_lines, report)
     finally:
-        bar.close()
         conn.close()
         if redis_client is not None:
             redis_client.close()
     return report
-
-
-def _print_report(report: ImportReport, out: TextIO) -> None:
-    print(f"accepted: {report.accepted}", file=out)
-    print(f"duplicates: {report.duplicates}", file=out)
-    print(f"refused: {len(report.refused)}", file=out)
-    for line, reason in report.refused[:MAX_REASONS_SHOWN]:
-        print(f"  line {line}: {reason}", file=out)
-    hidden = len(report.refused) - MAX_REASONS_SHOWN
-    if hidden > 0:
-        print(f"  ... and {hidden} more refused row(s)", file=out)
-
-
-def cli_import(settings: Settings, file: str, platform: str | None = None, batch_size: int = 500) -> int:
-    if batch_size < 1:
-        print("triage: --batch-size must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        report = import_file(settings, file, platform=platform, batch_size=batch_size)
-    except ImportUnreadable as exc:
-        print(f"triage: {file}: {exc}", file=sys.stderr)
-        return 2
-    _print_report(report, sys.stdout)
-    if not settings.redis_url and report.accepted:
-        print("note: REDIS_URL is unset; the running `triage serve` scores these reviews in its recovery sweep.",
-              file=sys.stderr)
-    return 0 if report.processed else 1

@@ -40,14 +40,29 @@ def parse_rfc3339(value: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(text)
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("timestamp needs a UTC offset, e.g. 2026-11-26T13:05:00+08:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        # 9999-12-31T23:59:59-14:00 or 0001-01-01T00:00:00+14:00: valid text, no UTC instant.
+        raise ValueError(f"{value!r} is outside the representable range of dates") from exc
 
 
 def to_wire(moment: dt.datetime | None, zone: ZoneInfo | None = None) -> str | None:
-    """RFC 3339 with offset, as the contract requires on the wire (UTC unless a zone is given)."""
+    """RFC 3339 with offset, as the contract requires on the wire (UTC unless a zone is given).
+
+    RFC 3339 offsets are whole minutes (±hh:mm), but historical zone data has offsets with
+    seconds: Asia/Shanghai before 1901 is local mean time, +08:05:43. Such an offset is rounded up
+    to the next whole minute and the clock reading moves forward with it (by under a minute), so
+    the instant is unchanged and a local midnight, such as a report week's start, keeps its date
+    (1900-01-01T00:00:00+08:05:43 -> 1900-01-01T00:00:17+08:06)."""
     if moment is None:
         return None
-    return moment.astimezone(zone or UTC).isoformat(timespec="seconds")
+    local = moment.astimezone(zone or UTC)
+    offset = local.utcoffset()
+    if offset is not None and offset % dt.timedelta(minutes=1):
+        minutes = -(-offset // dt.timedelta(minutes=1))  # ceiling: the clock reading only moves forward
+        local = moment.astimezone(dt.timezone(dt.timedelta(minutes=minutes)))
+    return local.isoformat(timespec="seconds")
 
 
 def wire_from_db(value: str | None) -> str | None:

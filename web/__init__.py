@@ -1,4 +1,5 @@
-"""Thin Flask layer over `triage`: an app factory and one blueprint per audience."""
+"""Thin Flask layer over `triage`: an app factory and one blueprint per audience,
+registered explicitly."""
 
 from __future__ import annotations
 
@@ -18,36 +19,40 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     else:
         settings = Settings.from_env(dict(config) if config is not None else None)
     app = Flask(__name__)
-    app.config["SETTINGS"] = settings
-    app.config["SECRET_KEY"] = settings.secret_key
+    from web import converters
+
+    converters.install(app)  # before any blueprint: rules bind their converters when registered
+    _install_resources(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook enforces its own 1 MiB limit with the contract's error
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from web import errors
+    from web import errors, security
     from web.db import init_app as init_db
 
     init_db(app)
     errors.register(app)
 
+    # Every blueprint is named here: a misnamed module fails at start-up, never silently.
+    from web import auth, health
     from web.api import bp as api_bp
-    from web.health import bp as health_bp
+    from web.views import alerts, base, landing, queue, reports
 
+    # The API (Bearer tokens) and the webhook (HMAC signature) are not cookie-authenticated: no CSRF.
+    security.init_app(app, settings, exempt=(api_bp,))
+    base.init_app(app)
     app.register_blueprint(api_bp)
-    app.register_blueprint(health_bp)
-    _register_optional_blueprints(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(landing.bp)
+    app.register_blueprint(queue.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(alerts.bp)
     return app
 
 
-def _register_optional_blueprints(app: Flask) -> None:
-    """Blueprints for other audiences (auth, queue, reports) register themselves here as they land."""
-    import importlib
+def _install_resources(app: Flask, settings: Settings) -> None:
+    """What requests need, built once: settings, SLA policy, Redis client (see web.resources)."""
+    from web.resources import build_resources, install
 
-    for module, attr in (("web.auth", "bp"), ("web.queue", "bp"), ("web.reports", "bp")):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        app.register_blueprint(getattr(mod, attr))
+    install(app, build_resources(settings))

@@ -1,19 +1,25 @@
-"""Per-request resources on `g`: the SQLite connection and the Redis client."""
+"""Per-request resources on `g` (the SQLite connection) and accessors for the app's shared ones."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import redis
-from flask import Flask, current_app, g
+from flask import Flask, g
 
 from triage.config import Settings
 from triage.db import connect, migrate
-from triage.redis_conn import connect_redis
+from triage.sla import SlaPolicy
+from web.resources import resources, resources_of
 
 
 def get_settings() -> Settings:
-    return current_app.config["SETTINGS"]
+    return resources().settings
+
+
+def get_policy() -> SlaPolicy:
+    """The SLA policy the app was built with (domain functions take it as an argument)."""
+    return resources().policy
 
 
 def get_db() -> sqlite3.Connection:
@@ -24,14 +30,7 @@ def get_db() -> sqlite3.Connection:
 
 def get_redis() -> redis.Redis | None:
     """The shared Redis client, or None when the app runs without one configured."""
-    client = current_app.extensions.get("triage_redis")
-    if client is None:
-        url = get_settings().redis_url
-        if not url:
-            return None
-        client = connect_redis(url)
-        current_app.extensions["triage_redis"] = client
-    return client
+    return resources().redis()
 
 
 def _close_db(exc: BaseException | None = None) -> None:
@@ -42,7 +41,7 @@ def _close_db(exc: BaseException | None = None) -> None:
 
 def init_app(app: Flask) -> None:
     # Migrate once at start-up so requests never race to create tables.
-    conn = connect(app.config["SETTINGS"].db_path)
+    conn = connect(resources_of(app).settings.db_path)
     try:
         migrate(conn)
     finally:

@@ -5,5 +5,6 @@
 - `store`    publishing into the `reports` table; a published report is served as published.
 - `render`   HTML (self-contained, inline SVG charts), CSV (UTF-8 with BOM) and JSON.
 - `schedule` the Monday 09:00 job that publishes last week's report.
-- `cli`      `triage report weekly`.
+
+The `triage report weekly` command is `service.commands.reports`.
 """

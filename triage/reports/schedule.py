@@ -1,6 +1,6 @@
 """The weekly publishing job: every Monday 09:00 in TRIAGE_TIMEZONE, publish last week's report.
 
-Wiring: the database host's worker calls `schedule_weekly(queue_or_redis)` once at start-up.
+Wiring: the database host's worker calls `schedule_weekly(queue_or_redis, timezone=...)` once at start-up.
 That schedules `publish_last_week(week=...)` with rq's `enqueue_at` for the next Monday 09:00
 local time; the job publishes, then schedules the following Monday's run itself. Job ids are
 deterministic (`weekly-report-2026-W48`, named after the week to publish), so calling
@@ -34,7 +34,7 @@ import redis
 from rq import Queue, get_current_job
 from rq.job import Job
 
-from triage.jobs import SLA_QUEUE
+from triage.jobs.enqueue import SLA_QUEUE
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import UTC, utcnow
 
@@ -83,20 +83,16 @@ def schedule_weekly(
     queue_or_redis: Queue | redis.Redis,
     now: datetime | None = None,
     *,
-    timezone: str | None = None,
+    timezone: str,
     catch_up: bool = True,
 ) -> Job:
     """Schedule the next Monday-09:00 publication; returns the scheduled job.
 
-    `timezone` defaults to the configured TRIAGE_TIMEZONE (`triage.context.settings()`). With
+    `timezone` is the configured TRIAGE_TIMEZONE (the caller's settings). With
     `catch_up`, the last week whose publishing time has passed is also enqueued to publish now
     (a no-op when it is published already; see the module doc).
     """
     queue = queue_or_redis if isinstance(queue_or_redis, Queue) else Queue(QUEUE_NAME, connection=queue_or_redis)
-    if timezone is None:
-        from triage import context
-
-        timezone = context.settings().timezone
     zone = ZoneInfo(timezone)
     now = now or utcnow()
     run_at, week = next_publish_time(now, zone)
@@ -132,11 +128,11 @@ def pending_reviews(conn: sqlite3.Connection, week: IsoWeek, zone: ZoneInfo) -> 
 def publish_last_week(week: str | None = None, *, reschedule: bool = True, waited: int = 0) -> str:
     """rq job: publish `week` (default: the last complete week now) and schedule the next run.
 
-    Settings and the SQLite connection come from `triage.context`, like every job on the
+    Settings and the SQLite connection come from `triage.jobs.context`, like every job on the
     database host. Returns the week; publishing a week that already is changes nothing. While
     the week has pending reviews the job re-enqueues itself instead (module docstring).
     """
-    from triage import context
+    from triage.jobs import context
     from triage.reports.store import get_published, publish_weekly
 
     settings = context.settings()

@@ -37,9 +37,9 @@ cases.first_contact_within_sla  week's cases first contacted at or before first_
                                 counts as within, as `triage.sla.clock_state` calls it met)
 cases.resolved_within_sla       week's cases with resolved_at at or before resolution_due
                                 (null due as above); closed-without-resolution does not count
-cases.breached                  week's cases with at least one clock breached: its stored state is
-                                'breached', or it was done after its due time, or it is not done and
-                                its due time has passed at generation time (`now`)
+cases.breached                  week's cases breached at generation time (`now`) by the rule of
+                                `triage.metrics`: a clock stored 'breached', done after its due time,
+                                or running (not done, not paused) with its due time at or before `now`
 cases.contacted, cases.resolved week's cases with first_contacted_at / resolved_at set
 cases.median_minutes_to_first_contact  median wall-clock minutes from opened_at to
                                 first_contacted_at over the week's contacted cases; null if none
@@ -63,8 +63,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from classifier.causes import CAUSES
+from triage import metrics
+from triage.alerts.report import weekly_alerts
 from triage.reports.weeks import IsoWeek
-from triage.timeutil import UTC, to_db, to_wire, utcnow
+from triage.timeutil import UTC, to_wire, utcnow
 
 __all__ = ["MIN_REVIEWS_FOR_RATE", "TOP_PRODUCTS", "TREND_WEEKS", "build_weekly", "read_snapshot"]
 
@@ -108,7 +110,8 @@ def build_weekly(
         by_cause = _by_cause(conn, lo, hi)
         by_category = _by_category(conn, lo, hi)
         top_by_count, top_by_rate = _top_products(conn, lo, hi, top_n, min_reviews_for_rate)
-        cases = _cases(conn, lo, hi, to_db(now))
+        cases = _cases(conn, lo, hi, now)
+        alerts = weekly_alerts(conn, lo, hi, now)
         model_version = _model_version(conn, lo, hi)
 
     current, previous = totals[-1], totals[-2]
@@ -155,6 +158,7 @@ def build_weekly(
         "complete": end.astimezone(UTC) <= now,  # in UTC: same-zone comparisons ignore DST offsets
         "generated_at": to_wire(now, zone),
         "model_version": model_version,
+        "alerts": alerts,  # product alerts (差评预警): see triage.alerts.report
         "published": False,  # store.publish_weekly freezes a copy saying True
     }
     return report
@@ -336,54 +340,11 @@ def _top_products(
     return by_count, by_rate
 
 
-def _cases(conn: sqlite3.Connection, lo: str, hi: str, now: str) -> dict[str, Any]:
-    row = conn.execute(
-        """
-        SELECT COUNT(*) AS opened,
-               COALESCE(SUM(first_contacted_at IS NOT NULL), 0) AS contacted,
-               COALESCE(SUM(first_contacted_at IS NOT NULL
-                            AND (first_contact_due IS NULL OR first_contacted_at <= first_contact_due)), 0)
-                   AS first_contact_within_sla,
-               COALESCE(SUM(resolved_at IS NOT NULL), 0) AS resolved,
-               COALESCE(SUM(resolved_at IS NOT NULL
-                            AND (resolution_due IS NULL OR resolved_at <= resolution_due)), 0)
-                   AS resolved_within_sla,
-               COALESCE(SUM(
-                   sla_first_contact = 'breached' OR sla_resolution = 'breached'
-                   OR COALESCE(first_contacted_at > first_contact_due, 0)
-                   OR COALESCE(resolved_at > resolution_due, 0)
-                   OR (first_contacted_at IS NULL AND COALESCE(first_contact_due <= :now, 0))
-                   OR (resolved_at IS NULL AND COALESCE(resolution_due <= :now, 0))
-               ), 0) AS breached
-        FROM cases
-        WHERE opened_at >= :lo AND opened_at < :hi
-        """,
-        {"lo": lo, "hi": hi, "now": now},
-    ).fetchone()
-    # The median over the week's contacted cases (hundreds, not millions) still stays in SQL:
-    # the middle one or two rows by ROW_NUMBER, averaged.
-    median = conn.execute(
-        """
-        WITH d AS (
-            SELECT (julianday(first_contacted_at) - julianday(opened_at)) * 1440.0 AS minutes
-            FROM cases
-            WHERE opened_at >= ? AND opened_at < ? AND first_contacted_at IS NOT NULL
-        ), o AS (
-            SELECT minutes, ROW_NUMBER() OVER (ORDER BY minutes) AS rn, COUNT(*) OVER () AS n FROM d
-        )
-        SELECT AVG(minutes) FROM o WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
-        """,
-        (lo, hi),
-    ).fetchone()[0]
-    return {
-        "opened": row["opened"],
-        "first_contact_within_sla": row["first_contact_within_sla"],
-        "resolved_within_sla": row["resolved_within_sla"],
-        "breached": row["breached"],
-        "contacted": row["contacted"],
-        "resolved": row["resolved"],
-        "median_minutes_to_first_contact": None if median is None else round(median, 1),
-    }
+def _cases(conn: sqlite3.Connection, lo: str, hi: str, now: datetime) -> dict[str, Any]:
+    figures = metrics.cohort_figures(conn, "opened_at >= :lo AND opened_at < :hi", {"lo": lo, "hi": hi}, now)
+    keys = ("opened", "first_contact_within_sla", "resolved_within_sla", "breached", "contacted", "resolved",
+            "median_minutes_to_first_contact")
+    return {key: figures[key] for key in keys}
 
 
 def _model_version(conn: sqlite3.Connection, lo: str, hi: str) -> str | None:
@@ -402,6 +363,8 @@ def _model_version(conn: sqlite3.Connection, lo: str, hi: str) -> str | None:
 
 def classifier_version() -> str | None:
     """The shipped model's version, read from its metadata file without loading the model."""
+    # TODO(issue 10, item 7; for the lead at merge): call `classifier.shipped_model_version()` (added
+    # on the classifier branch) instead; where the model files live is the classifier's business.
 
     spec = find_spec("classifier")
     if spec is None or spec.origin is None:

@@ -1,10 +1,12 @@
-"""The `api` blueprint: the connector webhook and the token-protected read API (/api/v1)."""
+"""The `api` blueprint: the connector webhook and the token-protected read API (/api/v1).
+
+Each route module serves one resource and registers on `web.api.blueprint.bp` when imported;
+importing this package imports them all.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from web.api import alerts, auth, cases, reports, reviews, stats, webhook  # noqa: F401
+from web.api.blueprint import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-# Route modules register on `bp` when imported; each file serves one resource.
-from web.api import auth, cases, reports, reviews, stats, webhook  # noqa: E402, F401
+__all__ = ["bp"]

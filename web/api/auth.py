@@ -13,7 +13,7 @@ from flask import current_app, g, request
 
 from triage.errors import Unauthorized
 from triage.tokens import verify_token
-from web.api import bp
+from web.api.blueprint import bp
 from web.db import get_db
 
 F = TypeVar("F", bound=Callable)

@@ -13,7 +13,7 @@ from flask import jsonify, request
 from triage.reports.store import weekly_report
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import utcnow
-from web.api import bp
+from web.api.blueprint import bp
 from web.db import get_db, get_settings
 
 TRUE_VALUES = ("1", "true", "yes")

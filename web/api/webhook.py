@@ -9,6 +9,8 @@ after the commit; enqueueing for scoring afterwards may fail without losing anyt
 
 from __future__ import annotations
 
+import codecs
+import sys
 from typing import Any
 
 from flask import jsonify, request
@@ -18,8 +20,8 @@ from triage.ingest import enqueue_after_commit, ingest
 from triage.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from triage.timeutil import utcnow
 from triage.validation import loads_json, reviews_from_body
-from web.api import bp
 from web.api.auth import public
+from web.api.blueprint import bp
 from web.db import get_db, get_redis, get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -45,11 +47,21 @@ def _read_body() -> bytes:
 
 
 def _parse_json(body: bytes) -> Any:
+    if body.startswith(codecs.BOM_UTF8):
+        # RFC 8259 forbids senders to add one; say so rather than "Unexpected UTF-8 BOM".
+        raise InvalidJson("body starts with a UTF-8 byte order mark; send JSON without one")
     try:
-        return loads_json(body.decode("utf-8"))
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidJson("body is not UTF-8") from exc
-    except (ValueError, RecursionError) as exc:
+        raise InvalidJson(f"body is not UTF-8 (invalid byte at offset {exc.start})") from exc
+    try:
+        return loads_json(text)
+    except RecursionError as exc:
+        raise InvalidJson("body is not valid JSON: nested too deeply") from exc
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            # Python's own message advises sys.set_int_max_str_digits(), which means nothing to a sender.
+            raise InvalidJson(f"body is not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits") from exc
         raise InvalidJson(f"body is not valid JSON: {exc}") from exc
 
 
@@ -66,9 +78,9 @@ def webhook():
         request.headers.get(SIGNATURE_HEADER),
         get_settings().webhook_secrets,
     )
-    reviews = reviews_from_body(_parse_json(body))
+    reviews = reviews_from_body(_parse_json(body), now=received_at)
     conn = get_db()
     result = ingest(conn, reviews, received_at)
-    if result.accepted:
+    if result.to_score:
         enqueue_after_commit(conn, get_redis())
     return jsonify(result.to_json()), 202
