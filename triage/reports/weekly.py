@@ -57,8 +57,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -362,15 +360,7 @@ def _model_version(conn: sqlite3.Connection, lo: str, hi: str) -> str | None:
 
 
 def classifier_version() -> str | None:
-    """The shipped model's version, read from its metadata file without loading the model."""
-    # TODO(issue 10, item 7; for the lead at merge): call `classifier.shipped_model_version()` (added
-    # on the classifier branch) instead; where the model files live is the classifier's business.
+    """The shipped model's version (where its files live is the classifier's business)."""
+    from classifier import shipped_model_version
 
-    spec = find_spec("classifier")
-    if spec is None or spec.origin is None:
-        return None
-    meta = Path(spec.origin).resolve().parent.parent / "models" / "review-classifier.json"
-    try:
-        return json.loads(meta.read_text("utf-8")).get("version")
-    except (OSError, ValueError):
-        return None
+    return shipped_model_version()
