@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--role", choices=("agent", "supervisor", "admin"), required=True)
     add.add_argument("--name", help="display name")
+    add.add_argument("--shift", help="the agent's shift, a name from the SLA policy's shift calendar")
+    shift = asub.add_parser("shift", help="put an agent on a shift (白班, 夜班, ... from the SLA policy)")
+    shift.add_argument("username")
+    shift.add_argument("shift", nargs="?", help="the shift's name; omit with --none")
+    shift.add_argument("--none", action="store_true", help="take the agent off any shift")
 
     t = sub.add_parser("token", help="manage API tokens")
     tsub = t.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -76,10 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from service.worker import run_worker
 
         return run_worker(settings, role=args.role, burst=args.burst)
+    if args.command == "agent" and args.agent_command == "shift":
+        from service.commands.agents import cli_set_shift
+
+        if (args.shift is None) != args.none:
+            print("triage: agent shift: give a shift name or --none (not both)", file=sys.stderr)
+            return 2
+        return cli_set_shift(settings, args.username, None if args.none else args.shift)
     if args.command == "agent":
         from service.commands.agents import cli_add_agent
 
-        return cli_add_agent(settings, args.username, args.role, display_name=args.name)
+        code = cli_add_agent(settings, args.username, args.role, display_name=args.name)
+        if code == 0 and args.shift:
+            from service.commands.agents import cli_set_shift
+
+            return cli_set_shift(settings, args.username, args.shift)
+        return code
     if args.command == "token":
         from service.commands.tokens import cli_create_token
 

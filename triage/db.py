@@ -296,11 +296,26 @@ def _m010_work_queue(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m020_supervisor(db: sqlite_utils.Database) -> None:
+    # CS metrics (triage.metrics.cs) read a period's cases by opened_at; this index holds every
+    # column they read, so a 12-week query is one index range scan, never a visit to the table.
+    db.execute(
+        "CREATE INDEX cases_cs_metrics ON cases(opened_at, resolved_by, assignee, priority, first_contacted_at,"
+        " first_contact_due, resolved_at, resolution_due, satisfaction, revised_upward, reopened_count)"
+    )
+    # The supervisors' board reads the active cases only (a few per cent of all, after a year).
+    db.execute(
+        "CREATE INDEX cases_board ON cases(assignee, status, priority) WHERE status IN ('open', 'claimed',"
+        " 'contacted', 'waiting_customer')"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
     ("010_work_queue", _m010_work_queue),
+    ("020_supervisor", _m020_supervisor),
 ]
 
 

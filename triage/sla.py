@@ -26,14 +26,20 @@ default, and unknown fields are errors (a typo should not silently leave the def
         "sun": []                           # [] = closed all day
       },
       "holidays": ["2026-10-01", "2026-10-02"],   # local dates in the calendar's zone, closed all day
-      "at_risk_fraction": 0.75              # 0 < x <= 1
+      "at_risk_fraction": 0.75,             # 0 < x <= 1
+      "shifts": [                           # the CS shift calendar (triage.shifts), same zone
+        {"name": "白班", "start": "09:00", "end": "21:00"},
+        {"name": "夜班", "start": "21:00", "end": "09:00"}   # end <= start: runs overnight
+      ]
     }
 
 Hours are positive numbers (fractions allowed) and first contact may not exceed resolution.
 Intervals are ``["HH:MM", "HH:MM"]`` wall-clock times, start before end, ``"24:00"`` allowed as an
 end only; a day's intervals may come in any order but must not overlap. Any problem raises
 `SlaPolicyError`, whose message (and ``field`` attribute) names the offending field, e.g.
-``targets.P1.resolution_hours`` or ``calendar.mon[1]``.
+``targets.P1.resolution_hours`` or ``calendar.mon[1]``. Shifts (see `triage.shifts`) are listed
+with ``"HH:MM"`` starts and ends (an end at or before the start runs past midnight) and must
+cover the 24 hours exactly once, each shift ending where the next begins; names are unique.
 
 Time arithmetic
 ---------------
@@ -60,6 +66,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from triage.shifts import ShiftCalendar, ShiftCalendarError, default_shift_calendar, parse_shifts
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -92,7 +100,7 @@ Interval = tuple[time, time]
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 _DEFAULT_TARGET_HOURS = {"P1": (2, 24), "P2": (8, 48), "P3": (24, 72)}
 _DEFAULT_DAY: tuple[Interval, ...] = ((time(9), time(22)),)
-_POLICY_FIELDS = ("targets", "calendar", "holidays", "at_risk_fraction")
+_POLICY_FIELDS = ("targets", "calendar", "holidays", "at_risk_fraction", "shifts")
 _TARGET_FIELDS = ("first_contact_hours", "resolution_hours")
 _HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -170,14 +178,19 @@ class BusinessCalendar:
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Targets per priority, the calendar they are measured in, and the at-risk threshold."""
+    """Targets per priority, the calendar they are measured in, the at-risk threshold, and the
+    customer-service shift calendar (which shift a case belongs to; default 白班 09:00–21:00,
+    夜班 21:00–09:00 in the calendar's zone)."""
 
     targets: dict[str, Targets]
     calendar: BusinessCalendar
     at_risk_fraction: float = DEFAULT_AT_RISK_FRACTION
+    shifts: ShiftCalendar | None = None  # None: the default shifts in the calendar's zone
 
     def __post_init__(self) -> None:
         _check_fraction(self.at_risk_fraction)
+        if self.shifts is None:
+            object.__setattr__(self, "shifts", default_shift_calendar(self.calendar.timezone))
 
 
 def default_policy(timezone: str = DEFAULT_TIMEZONE) -> SlaPolicy:
@@ -540,7 +553,13 @@ def parse_policy(data: object, timezone: str) -> SlaPolicy:
         _check_fraction(fraction)
     except ValueError:
         raise SlaPolicyError("at_risk_fraction", f"must be a number in (0, 1], got {_describe(fraction)}") from None
-    return SlaPolicy(targets, calendar, fraction)
+    shifts = None
+    if "shifts" in document:
+        try:
+            shifts = parse_shifts(document["shifts"], timezone)
+        except ShiftCalendarError as exc:
+            raise SlaPolicyError(exc.field, exc.problem) from None
+    return SlaPolicy(targets, calendar, fraction, shifts)
 
 
 def _describe(value: object) -> str:

@@ -1,4 +1,5 @@
-"""`triage agent add USERNAME --role ROLE [--name NAME]`: the password comes from stdin."""
+"""`triage agent add USERNAME --role ROLE [--name NAME] [--shift SHIFT]` (the password comes from stdin)
+and `triage agent shift USERNAME SHIFT|--none`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import TextIO
 from triage.agents import add_agent
 from triage.config import Settings
 from triage.db import open_db
-from triage.errors import Conflict, ValidationFailed
+from triage.errors import Conflict, NotFound, ValidationFailed
+from triage.roster import set_shift
+from triage.sla import load_policy
 
-__all__ = ["cli_add_agent", "read_password"]
+__all__ = ["cli_add_agent", "cli_set_shift", "read_password"]
 
 
 def read_password(stdin: TextIO) -> str:
@@ -49,4 +52,19 @@ def cli_add_agent(
     finally:
         conn.close()
     print(f"Added {role} {username!r} (id {agent_id}).")
+    return 0
+
+
+def cli_set_shift(settings: Settings, username: str, shift: str | None) -> int:
+    """Exit 0, or 1 with a reason on stderr (unknown agent or shift)."""
+    shifts = load_policy(settings.sla_policy_path, settings.timezone).shifts
+    conn = open_db(settings.db_path)
+    try:
+        set_shift(conn, username, shift, shifts)
+    except (NotFound, ValidationFailed) as exc:
+        print(f"triage: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    print(f"{username!r} is now on {shift!r}." if shift else f"{username!r} is on no shift now.")
     return 0
