@@ -46,6 +46,7 @@ mark, never as a bare "100%".
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -54,6 +55,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from triage.errors import ValidationFailed
 from triage.shifts import ShiftCalendar, shift_at
 from triage.timeutil import to_db
 
@@ -74,6 +76,7 @@ __all__ = [
     "group_by",
     "median",
     "nearest_rank",
+    "parse_period",
     "period_report",
     "shift_namer",
 ]
@@ -131,6 +134,48 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     if instant.astimezone(zone).date() != day:
         instant = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
     return instant
+
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 366
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_period(start: str | None, end: str | None, now: datetime, timezone: str) -> Period:
+    """The period a request asks for: ``from``/``to`` as ``YYYY-MM-DD`` local days, `to` inclusive.
+
+    Both omitted: the last 7 days ending today. Only `to`: the 7 days ending then; only `from`:
+    from then to today. Raises ValidationFailed (code ``invalid_query``, one item per problem)
+    for a malformed date, `to` before `from`, or a period longer than `MAX_DAYS`.
+    """
+    items = []
+    days: dict[str, date | None] = {}
+    for name, text in (("from", start), ("to", end)):
+        days[name] = None
+        if text is None or text == "":
+            continue
+        if not _ISO_DAY.fullmatch(text):
+            items.append({"field": name, "message": f"must be a date YYYY-MM-DD, got {text[:40]!r}"})
+            continue
+        try:
+            days[name] = date.fromisoformat(text)
+        except ValueError:
+            items.append({"field": name, "message": f"is not a calendar date: {text}"})
+    if items:
+        raise ValidationFailed(items, "bad period", code="invalid_query")
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    first, last = days["from"], days["to"]
+    if last is None:
+        last = today if first is None else max(today, first)
+    if first is None:
+        first = last - timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise ValidationFailed([{"field": "to", "message": f"{last} is before from ({first})"}], "bad period",
+                               code="invalid_query")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ValidationFailed([{"field": "from", "message": f"the period may span at most {MAX_DAYS} days"}],
+                               "bad period", code="invalid_query")
+    return Period(first, last, timezone)
 
 
 # --------------------------------------------------------------------------------------------
