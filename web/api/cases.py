@@ -1,19 +1,27 @@
-"""GET /api/v1/cases and /api/v1/cases/<id> — complaint cases, newest first (token auth: web.api.auth).
+"""The cases API (token auth: web.api.auth).
 
-The view parses the query string; `triage.cases.queue` decides what the list holds.
+- GET /api/v1/cases — the list; the view parses the query string, `triage.cases.queue` decides
+  what the list holds.
+- GET /api/v1/cases/<id> — one case with its reviews and audit events.
+- POST /api/v1/cases/<id>/actions — a case action (`triage.cases.actions.perform`) taken by the
+  agent the token is bound to; a read-only token gets 403.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Any
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 
 from triage import cases
-from triage.errors import BadRequest, NotFound
-from triage.timeutil import utcnow
+from triage.errors import BadRequest, Forbidden, InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
+from triage.timeutil import from_db, utcnow
 from web.api.blueprint import bp
-from web.db import get_db, get_policy
+from web.db import get_db, get_policy, get_redis
+
+log = logging.getLogger(__name__)
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 
@@ -56,4 +64,50 @@ def get_case(case_id: int):
     row = cases.get_case(conn, case_id)
     if row is None:
         raise NotFound(f"no case {case_id}")
-    return jsonify(cases.case_to_json(conn, row, utcnow(), get_policy()))
+    return jsonify(cases.case_detail_json(conn, row, utcnow(), get_policy()))
+
+
+def _token_actor() -> cases.Actor:
+    token = g.api_token
+    if token.read_only or token.agent is None or token.role is None:
+        raise Forbidden("this token is read-only; case actions need a token created for an agent "
+                        "(triage token create NAME --agent USERNAME)")
+    return cases.Actor(token.agent, token.role)
+
+
+def _action_body() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidJson()
+    if not isinstance(body, dict):
+        raise ValidationFailed([{"field": "(body)", "message": "must be a JSON object"}], "invalid action",
+                               code="invalid_action")
+    return body
+
+
+def arm_sla_timer(row) -> None:
+    """Schedule the case's next SLA check; the periodic sweep covers a Redis that is down."""
+    redis = get_redis()
+    if redis is None or row["sla_next_check_at"] is None:
+        return
+    from triage.jobs.enqueue import schedule_case_checks
+
+    try:
+        schedule_case_checks(redis, {row["id"]: from_db(row["sla_next_check_at"])}, utcnow())
+    except Exception as exc:  # the action is committed; the sweep re-arms the timer
+        log.warning("could not arm the SLA timer of case %s (%s); the sweep will", row["id"], exc)
+
+
+@bp.post("/cases/<int:case_id>/actions")
+def case_action(case_id: int):
+    actor = _token_actor()
+    body = _action_body()
+    fields = {k: v for k, v in body.items() if k not in ("action", "version")}
+    conn = get_db()
+    now = utcnow()
+    row = cases.perform(conn, case_id, actor, body.get("action"), fields, version=body.get("version"),
+                        policy=get_policy(), now=now)
+    arm_sla_timer(row)
+    return jsonify(cases.case_detail_json(conn, row, now, get_policy()))
