@@ -24,11 +24,7 @@ def add_people(conn: sqlite3.Connection) -> None:
 
 def token_for(conn: sqlite3.Connection, who: str | None) -> str:
     """A live API token acting as PEOPLE[who], or a read-only one for None."""
-    token_id, token = create_token(conn, f"token-{who}")
-    if who is not None:
-        conn.execute("UPDATE api_tokens SET agent_id = (SELECT id FROM agents WHERE username = ?) WHERE id = ?",
-                     (PEOPLE[who][0], token_id))
-    return token
+    return create_token(conn, f"token-{who}", agent=None if who is None else PEOPLE[who][0])[1]
 
 
 def sign_in(client, who: str) -> None:

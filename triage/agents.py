@@ -15,7 +15,7 @@ from triage.errors import Conflict, ValidationFailed
 from triage.passwords import check_password_hash, generate_password_hash
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["ROLES", "Agent", "add_agent", "authenticate", "get_agent", "token_agent"]
+__all__ = ["ROLES", "Agent", "add_agent", "authenticate", "get_agent"]
 
 ROLES = ("agent", "supervisor", "admin")
 # scrypt (salted, memory-hard). Tests may lower the cost; stored hashes name their
@@ -92,12 +92,3 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str) -> Agen
         return None
     return _from_row(row)
 
-
-def token_agent(conn: sqlite3.Connection, token_id: int) -> Agent | None:
-    """The active agent an API token acts as, or None (a read-only token, or a disabled agent)."""
-    row = conn.execute(
-        "SELECT a.* FROM api_tokens t JOIN agents a ON a.id = t.agent_id"
-        " WHERE t.id = ? AND a.active = 1 AND a.disabled_at IS NULL",
-        (token_id,),
-    ).fetchone()
-    return _from_row(row) if row else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from triage.agents import Agent, token_agent
 from triage.errors import Forbidden, Unauthorized, ValidationFailed
 from triage.metrics.cs import GROUP_BYS, parse_period, period_report
 from triage.timeutil import utcnow
@@ -24,23 +23,21 @@ METRICS_ROLES = ("supervisor", "admin")
 PARAMETERS = ("from", "to", "group_by")
 
 
-def supervisor_caller() -> Agent:
-    """The supervisor or admin making this request, by Bearer token or else session; raises
-    Unauthorized (no credentials, or a token that is not live) or Forbidden (wrong role)."""
-    token = bearer_token()
-    if token is not None or "Authorization" in request.headers:
-        api_token = verify_token(get_db(), token)
+def supervisor_caller() -> str:
+    """The username of the supervisor or admin making this request, by Bearer token or else
+    session; raises Unauthorized (no credentials, or a token that is not live) or Forbidden."""
+    if "Authorization" in request.headers:
+        api_token = verify_token(get_db(), bearer_token())
         if api_token is None:
             raise Unauthorized()
-        agent = token_agent(get_db(), api_token.id)
-        if agent is None or agent.role not in METRICS_ROLES:
+        if api_token.role not in METRICS_ROLES:
             raise Forbidden("supervisors and admins only (a read-only token or an agent's may not)")
-        return agent
+        return api_token.agent
     if g.get("agent") is None:
         raise Unauthorized()
     if g.agent.role not in METRICS_ROLES:
         raise Forbidden("supervisors and admins only")
-    return g.agent
+    return g.agent.username
 
 
 def _check_parameters() -> str:
