@@ -244,3 +244,52 @@ def test_a_period_cannot_end_before_it_starts_and_knows_its_predecessor():
 def test_period_bounds_follow_dst_in_the_zone():
     lo, hi = Period(dt.date(2026, 3, 8), dt.date(2026, 3, 8), "America/New_York").bounds()
     assert hi - lo == dt.timedelta(hours=23)
+
+
+# --- the SQL path agrees with the Python definitions ----------------------------------------------
+
+
+def test_sql_aggregation_agrees_with_the_python_definitions_on_a_mixed_history(db):
+    import random
+
+    from triage.metrics.cs import reference_report
+
+    rng = random.Random(12)
+    agents = ["li", "wang", "chen"]
+    for i in range(60):
+        opened = at(1 + rng.randrange(3), rng.randrange(24), rng.randrange(60))
+        case = Timeline(db, f"c{i}", opened, rng.choice(["P1", "P2", "P3"]))
+        if rng.random() < 0.15:
+            continue
+        who = rng.choice(agents)
+        case.claim(who, opened + dt.timedelta(minutes=1))
+        if rng.random() < 0.2:
+            continue
+        case.to("contacted", opened + dt.timedelta(minutes=rng.randrange(2, 900)), who)
+        if rng.random() < 0.3:
+            continue
+        case.to("resolved", opened + dt.timedelta(hours=rng.randrange(16, 90)), who)
+        case.set(satisfaction=rng.choice([None, "satisfied", "neutral", "unsatisfied"]),
+                 revised_upward=int(rng.random() < 0.3), reopened_count=int(rng.random() < 0.2),
+                 resolved_by=rng.choice(agents))
+    period = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 3), TZ)
+    fast, plain = period_report(db, period, POLICY.shifts), reference_report(db, period, POLICY.shifts)
+    assert fast.to_json("agent") == plain.to_json("agent")
+    assert fast.to_json("shift") == plain.to_json("shift")
+    assert fast.overall.cases_handled == 60
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "Australia/Lord_Howe"])
+def test_shift_segments_cover_the_period_and_agree_with_shift_at(zone):
+    from triage.metrics.cs import shift_segments
+    from triage.shifts import Shift, ShiftCalendar, shift_at
+
+    calendar = ShiftCalendar(zone, (Shift("早", 90, 13 * 60), Shift("晚", 13 * 60, 90)))
+    for first, last in ((dt.date(2026, 3, 1), dt.date(2026, 4, 10)), (dt.date(2026, 9, 25), dt.date(2026, 11, 5))):
+        lo, hi = Period(first, last, zone).bounds()
+        segments = shift_segments(lo, hi, calendar)
+        assert segments[0][1] == lo and segments[-1][2] == hi
+        for (name, start, end), (following, *_rest) in zip(segments, [*segments[1:], (None,)], strict=True):
+            assert name != following
+            for probe in (start, start + (end - start) / 2, end - dt.timedelta(seconds=1)):
+                assert shift_at(probe, calendar) == name, (probe, name)

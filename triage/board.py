@@ -103,24 +103,28 @@ def urgent_cases(conn: sqlite3.Connection, now: datetime, *, limit: int = 50) ->
     then those about to breach); and how many there are in all."""
     params = {"now": to_db(now), "limit": limit}
     condition = f"{_ACTIVE} AND ({breached_sql()} OR {at_risk_sql()})"
-    total = conn.execute(f"SELECT COUNT(*) FROM cases WHERE {condition}", params).fetchone()[0]
-    rows = conn.execute(
+    # Order and pick from the covering index alone; only the page's rows are read from the table.
+    total = conn.execute(f"SELECT COUNT(*) FROM cases INDEXED BY cases_board WHERE {condition}", params).fetchone()[0]
+    picked = conn.execute(
         f"""
-        SELECT id, customer_id, priority, status, assignee, causes, first_contacted_at,
-               {breached_sql()} AS breached, {next_due_sql()} AS due
-        FROM cases
+        SELECT id, {breached_sql()} AS breached, {next_due_sql()} AS due
+        FROM cases INDEXED BY cases_board
         WHERE {condition}
         ORDER BY due IS NULL, due, id
         LIMIT :limit
         """,
         params,
     ).fetchall()
-    return [
-        UrgentCase(r["id"], r["customer_id"], r["priority"], r["status"], r["assignee"], _causes(r["causes"]),
-                   "breached" if r["breached"] else "at_risk", from_db(r["due"]),
-                   "first_contact" if r["first_contacted_at"] is None else "resolution")
-        for r in rows
-    ], total
+    details = {r["id"]: r for r in conn.execute(
+        f"SELECT id, customer_id, priority, status, assignee, causes, first_contacted_at FROM cases"
+        f" WHERE id IN ({','.join('?' * len(picked))})", [p["id"] for p in picked])} if picked else {}
+    cases = []
+    for p in picked:
+        r = details[p["id"]]
+        cases.append(UrgentCase(r["id"], r["customer_id"], r["priority"], r["status"], r["assignee"],
+                                _causes(r["causes"]), "breached" if p["breached"] else "at_risk", from_db(p["due"]),
+                                "first_contact" if r["first_contacted_at"] is None else "resolution"))
+    return cases, total
 
 
 def _causes(value: str | None) -> list[str]:
@@ -187,9 +191,9 @@ def matching_cases(conn: sqlite3.Connection, case_filter: CaseFilter, now: datet
     """Ids of the active cases the filter selects (at most `limit`, soonest due first) and their count."""
     where, params = case_filter.where()
     params = {**params, "now": to_db(now), "limit": limit}
-    total = conn.execute(f"SELECT COUNT(*) FROM cases WHERE {where}", params).fetchone()[0]
+    total = conn.execute(f"SELECT COUNT(*) FROM cases INDEXED BY cases_board WHERE {where}", params).fetchone()[0]
     ids = [r[0] for r in conn.execute(
-        f"SELECT id FROM cases WHERE {where} ORDER BY {next_due_sql()} IS NULL, {next_due_sql()}, id LIMIT :limit",
+        f"SELECT id FROM cases INDEXED BY cases_board WHERE {where} ORDER BY {next_due_sql()} IS NULL, {next_due_sql()}, id LIMIT :limit",
         params,
     )]
     return ids, total

@@ -52,10 +52,12 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from triage.errors import ValidationFailed
+from triage.metrics.cases import within_sla_sql
 from triage.shifts import ShiftCalendar, shift_at
 from triage.timeutil import to_db
 
@@ -78,7 +80,9 @@ __all__ = [
     "nearest_rank",
     "parse_period",
     "period_report",
+    "reference_report",
     "shift_namer",
+    "shift_segments",
 ]
 
 SMALL_SAMPLE = 20  # below this many, a rate is marked as a small sample
@@ -455,6 +459,198 @@ def agent_names(conn: sqlite3.Connection) -> list[str]:
         "SELECT username FROM agents WHERE role = 'agent' AND active = 1 AND disabled_at IS NULL ORDER BY username")]
 
 
+# --------------------------------------------------------------------------------------------
+# The same figures aggregated by SQLite (what the board, the API and the report run)
+#
+# Fetching a 12-week period's rows into Python costs more than the 300 ms a page may take at
+# 200,000 cases, so production asks SQLite for sums per (shift, agent) and for the few rows at
+# the percentile ranks. The shift of each case comes from `shift_segments`: the period cut into
+# spans that each lie in one shift (as `shift_at` says), joined to the cases by opened_at range.
+# A test holds this path to `cs_figures` over `fetch_outcomes` on hand-built timelines.
+
+
+def _offset_changes(lo: datetime, hi: datetime, zone: ZoneInfo) -> list[datetime]:
+    """Instants in (lo, hi) at which the zone's UTC offset changes (whole seconds, as in tzdata)."""
+    changes = []
+    step = timedelta(hours=1)
+    cursor = lo
+    before = cursor.astimezone(zone).utcoffset()
+    while cursor < hi:
+        nxt = min(cursor + step, hi)
+        after = nxt.astimezone(zone).utcoffset()
+        if after != before:
+            low, high = math.floor(cursor.timestamp()), math.ceil(nxt.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if datetime.fromtimestamp(middle, zone).utcoffset() == before:
+                    low = middle
+                else:
+                    high = middle
+            changes.append(datetime.fromtimestamp(high, UTC))
+        cursor, before = nxt, after
+    return changes
+
+
+def shift_segments(lo: datetime, hi: datetime, shifts: ShiftCalendar) -> list[tuple[str, datetime, datetime]]:
+    """[lo, hi) cut into consecutive spans (name, start, end) that each lie in one shift.
+
+    A shift can only change where the local clock reaches a shift's start or jumps (an offset
+    change), so those instants are the cuts; each span is named by `shift_at` of its start, and
+    neighbours with the same name are merged.
+    """
+    zone = shifts.zone
+    cuts = {lo, hi, *_offset_changes(lo, hi, zone)}
+    day = lo.astimezone(zone).date() - timedelta(days=1)
+    last = hi.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        for shift in shifts.shifts:
+            wall = datetime(day.year, day.month, day.day, shift.start // 60, shift.start % 60)
+            for fold in (0, 1):
+                instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+                if lo < instant < hi:
+                    cuts.add(instant)
+        day += timedelta(days=1)
+    ordered = sorted(cuts)
+    segments: list[tuple[str, datetime, datetime]] = []
+    for start, end in pairwise(ordered):
+        name = shift_at(start, shifts)
+        if segments and segments[-1][0] == name and segments[-1][2] == start:
+            segments[-1] = (name, segments[-1][1], end)
+        else:
+            segments.append((name, start, end))
+    return segments
+
+
+def _segments_cte(period: Period, shifts: ShiftCalendar) -> tuple[str, list[Any]]:
+    lo, hi = period.bounds()
+    segments = shift_segments(lo, hi, shifts)
+    values = ", ".join("(?, ?, ?)" for _ in segments)
+    params: list[Any] = []
+    for name, start, end in segments:
+        params.extend((name, to_db(start), to_db(end)))
+    return f"seg(shift, lo, hi) AS (VALUES {values})", params
+
+
+_PERIOD_CASES = """
+    SELECT seg.shift AS shift, COALESCE(c.resolved_by, c.assignee) AS agent, c.*
+    FROM seg JOIN cases AS c INDEXED BY cases_cs_metrics ON c.opened_at >= seg.lo AND c.opened_at < seg.hi
+"""
+
+
+def _sql_sums(conn: sqlite3.Connection, cte: str, params: list[Any]) -> list[sqlite3.Row]:
+    return conn.execute(
+        f"""
+        WITH {cte}, pc AS ({_PERIOD_CASES})
+        SELECT shift, agent, COUNT(*) AS cases,
+               SUM(first_contacted_at IS NOT NULL) AS contacted,
+               SUM({within_sla_sql('first_contact')}) AS fc_within,
+               SUM(resolved_at IS NOT NULL) AS resolved,
+               SUM({within_sla_sql('resolution')}) AS res_within,
+               SUM(resolved_at IS NOT NULL AND satisfaction IS NOT NULL) AS answers,
+               SUM(resolved_at IS NOT NULL AND satisfaction = 'satisfied') AS satisfied,
+               SUM(resolved_at IS NOT NULL AND revised_upward) AS revised,
+               SUM(resolved_at IS NOT NULL OR reopened_count > 0) AS ever,
+               SUM(reopened_count > 0) AS reopened
+        FROM pc
+        GROUP BY shift, agent
+        """,
+        params,
+    ).fetchall()
+
+
+def _sql_minutes(conn: sqlite3.Connection, cte: str, params: list[Any]) -> list[tuple[str, str | None, float]]:
+    """(shift, agent, minutes to first contact) of every contacted case, fewest minutes first."""
+    return conn.execute(
+        f"""
+        WITH {cte}
+        SELECT seg.shift, COALESCE(c.resolved_by, c.assignee), c.first_contact_minutes
+        FROM seg JOIN cases AS c INDEXED BY cases_cs_metrics ON c.opened_at >= seg.lo AND c.opened_at < seg.hi
+        WHERE c.first_contact_minutes IS NOT NULL
+        ORDER BY c.first_contact_minutes
+        """,
+        params,
+    ).fetchall()
+
+
+_SUM_FIELDS = ("cases", "contacted", "fc_within", "resolved", "res_within", "answers", "satisfied", "revised",
+               "ever", "reopened")
+
+
+def _summaries(rows: list[tuple[str, str | None, float]]) -> dict[tuple[str, str], MinutesSummary]:
+    """Median and p90 per group from rows already in ascending order of minutes."""
+    groups: dict[tuple[str, str], list[float]] = {("overall", ""): []}
+    overall = groups[("overall", "")]
+    for shift, agent, minutes in rows:
+        overall.append(minutes)
+        groups.setdefault(("shift", shift), []).append(minutes)
+        if agent is not None:
+            groups.setdefault(("agent", agent), []).append(minutes)
+    return {
+        group: MinutesSummary(_round(median(values)), _round(nearest_rank(values, 0.9)), len(values))
+        for group, values in groups.items() if values
+    }
+
+
+def _figures(sums: dict[str, int], minutes: MinutesSummary | None) -> CsFigures:
+    return CsFigures(
+        cases_handled=sums["cases"],
+        first_contact_minutes=minutes or MinutesSummary(None, None, 0),
+        resolved=sums["resolved"],
+        resolved_within_sla=sums["res_within"],
+        first_contact_within_sla=sums["fc_within"],
+        satisfaction_answers=sums["answers"],
+        satisfied=sums["satisfied"],
+        revised_upward=sums["revised"],
+        resolved_ever=sums["ever"],
+        reopened=sums["reopened"],
+    )
+
+
 def period_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar) -> CsReport:
-    """Fetch and aggregate: the CS figures of `period` (what the API, board and report call)."""
+    """The CS figures of `period` per agent (every active agent, plus anyone else credited), per
+    shift (every shift of the calendar) and overall — what the board, the API and the report show."""
+    cte, params = _segments_cte(period, shifts)
+    with _snapshot(conn):
+        sums = _sql_sums(conn, cte, params)
+        ranks = _summaries(_sql_minutes(conn, cte, params))
+        agents = agent_names(conn)
+    zero = dict.fromkeys(_SUM_FIELDS, 0)
+    by_shift = {s.name: dict(zero) for s in shifts.shifts}
+    names = list(dict.fromkeys(agents))
+    by_agent: dict[str, dict[str, int]] = {}
+    overall = dict(zero)
+    for r in sums:
+        for target in filter(None, (by_shift.setdefault(r["shift"], dict(zero)), overall,
+                                    by_agent.setdefault(r["agent"], dict(zero)) if r["agent"] else None)):
+            for name in _SUM_FIELDS:
+                target[name] += r[name] or 0
+    names += sorted(set(by_agent) - set(names))
+    return CsReport(
+        period=period,
+        by_agent={a: _figures(by_agent.get(a, zero), ranks.get(("agent", a))) for a in names},
+        by_shift={name: _figures(v, ranks.get(("shift", name))) for name, v in by_shift.items()},
+        overall=_figures(overall, ranks.get(("overall", ""))),
+        shift_labels={s.name: s.label() for s in shifts.shifts},
+    )
+
+
+class _snapshot:
+    """One read transaction around the queries, so their figures agree (WAL readers see one state)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.began = False
+
+    def __enter__(self) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+            self.began = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.began:
+            self.conn.execute("COMMIT")
+
+
+def reference_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar) -> CsReport:
+    """`period_report` computed the plain way: every row into Python, then `cs_report` (for tests)."""
     return cs_report(fetch_outcomes(conn, period, shifts), period, shifts, agent_names(conn))
