@@ -52,6 +52,7 @@ def test_one_review_is_accepted_with_202(post, make_review):
     assert response.get_json() == {
         "accepted": 1,
         "duplicates": 0,
+        "updated": 0,
         "reviews": [{"platform": "taobao", "review_id": "r1", "status": "accepted"}],
     }
 
@@ -119,11 +120,12 @@ def test_content_type_with_charset_is_accepted(client, signed, make_review):
 def test_redelivery_is_a_duplicate_and_nothing_is_stored_again(post, make_review, settings):
     post(make_review(review_id="r1", text="第一次"))
     before = [dict(r) for r in stored_rows(settings)]
-    response = post(make_review(review_id="r1", text="第二次，内容变了"))
+    response = post(make_review(review_id="r1", text="第一次"))
     assert response.status_code == 202
     assert response.get_json() == {
         "accepted": 0,
         "duplicates": 1,
+        "updated": 0,
         "reviews": [{"platform": "default", "review_id": "r1", "status": "duplicate"}],
     }
     assert [dict(r) for r in stored_rows(settings)] == before
@@ -146,9 +148,15 @@ def test_mixed_batch_of_new_and_redelivered_reviews(post, make_review, settings)
 
 
 def test_a_repeat_inside_one_batch_is_a_duplicate_of_the_first(post, make_review, settings):
-    response = post({"reviews": [make_review(review_id="r1", text="先"), make_review(review_id="r1", text="后")]})
+    response = post({"reviews": [make_review(review_id="r1", text="先"), make_review(review_id="r1", text="先")]})
     assert [r["status"] for r in response.get_json()["reviews"]] == ["accepted", "duplicate"]
     assert [r["text"] for r in stored_rows(settings)] == ["先"]
+
+
+def test_a_changed_repeat_inside_one_batch_is_an_update_of_the_first(post, make_review, settings):
+    response = post({"reviews": [make_review(review_id="r1", text="先"), make_review(review_id="r1", text="后")]})
+    assert [r["status"] for r in response.get_json()["reviews"]] == ["accepted", "updated"]
+    assert [r["text"] for r in stored_rows(settings)] == ["后"]
 
 
 def test_the_same_review_id_on_another_platform_is_another_review(post, make_review, settings):

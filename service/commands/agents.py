@@ -1,5 +1,4 @@
-"""`triage agent add USERNAME --role ROLE [--name NAME] [--shift SHIFT]` (the password comes from stdin)
-and `triage agent shift USERNAME SHIFT|--none`."""
+"""`triage agent add|list|disable|enable|passwd|shift`: passwords come from stdin."""
 
 from __future__ import annotations
 
@@ -7,14 +6,13 @@ import getpass
 import sys
 from typing import TextIO
 
-from triage.agents import add_agent
+from triage.agents import add_agent, disable_agent, enable_agent, list_agents, set_password, set_shift
 from triage.config import Settings
 from triage.db import open_db
 from triage.errors import Conflict, NotFound, ValidationFailed
-from triage.roster import set_shift
 from triage.sla import load_policy
 
-__all__ = ["cli_add_agent", "cli_set_shift", "read_password"]
+__all__ = ["cli_add_agent", "cli_list_agents", "cli_passwd", "cli_set_enabled", "cli_set_shift", "read_password"]
 
 
 def read_password(stdin: TextIO) -> str:
@@ -28,7 +26,8 @@ def read_password(stdin: TextIO) -> str:
 
 
 def cli_add_agent(
-    settings: Settings, username: str, role: str, display_name: str | None = None, *, stdin: TextIO | None = None
+    settings: Settings, username: str, role: str, display_name: str | None = None, *, shift: str | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """Exit 0, or 1 with a reason on stderr."""
     try:
@@ -40,9 +39,14 @@ def cli_add_agent(
         print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent add ...`)",
               file=sys.stderr)
         return 1
+    if shift and (problem := unknown_shift(settings, shift)):
+        print(f"triage: {problem}", file=sys.stderr)
+        return 1
     conn = open_db(settings.db_path)
     try:
         agent_id = add_agent(conn, username, password, role, display_name)
+        if shift:
+            set_shift(conn, username, shift)
     except Conflict as exc:
         print(f"triage: {exc.message}", file=sys.stderr)
         return 1
@@ -55,16 +59,70 @@ def cli_add_agent(
     return 0
 
 
-def cli_set_shift(settings: Settings, username: str, shift: str | None) -> int:
-    """Exit 0, or 1 with a reason on stderr (unknown agent or shift)."""
-    shifts = load_policy(settings.sla_policy_path, settings.timezone).shifts
+def cli_list_agents(settings: Settings) -> int:
     conn = open_db(settings.db_path)
     try:
-        set_shift(conn, username, shift, shifts)
+        agents = list_agents(conn)
+    finally:
+        conn.close()
+    if not agents:
+        print("no agents (add one with `triage agent add USERNAME --role agent`)", file=sys.stderr)
+        return 0
+    print(f"{'USERNAME':<20} {'ROLE':<11} {'SHIFT':<8} {'STATE':<9} LAST LOGIN")
+    for a in agents:
+        last = f"{a.last_login_at:%Y-%m-%d %H:%M}Z" if a.last_login_at else "never"
+        print(f"{a.username:<20} {a.role:<11} {a.shift or '-':<8} {'active' if a.active else 'disabled':<9} {last}")
+    return 0
+
+
+def _run(settings: Settings, action, *args) -> int:
+    conn = open_db(settings.db_path)
+    try:
+        action(conn, *args)
     except (NotFound, ValidationFailed) as exc:
         print(f"triage: {exc}", file=sys.stderr)
         return 1
     finally:
         conn.close()
-    print(f"{username!r} is now on {shift!r}." if shift else f"{username!r} is on no shift now.")
     return 0
+
+
+def cli_set_enabled(settings: Settings, username: str, *, enabled: bool) -> int:
+    status = _run(settings, enable_agent if enabled else disable_agent, username)
+    if status == 0:
+        print(f"{'Enabled' if enabled else 'Disabled'} {username!r}.")
+    return status
+
+
+def cli_passwd(settings: Settings, username: str, *, stdin: TextIO | None = None) -> int:
+    try:
+        password = read_password(stdin or sys.stdin)
+    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+        print(f"triage: {exc or 'no password given'}", file=sys.stderr)
+        return 1
+    if not password:
+        print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent passwd NAME`)",
+              file=sys.stderr)
+        return 1
+    status = _run(settings, set_password, username, password)
+    if status == 0:
+        print(f"Password of {username!r} changed.")
+    return status
+
+
+def unknown_shift(settings: Settings, shift: str) -> str | None:
+    """Why `shift` is not a shift of the SLA policy's calendar, or None when it is one."""
+    names = load_policy(settings.sla_policy_path, settings.timezone).shifts.names
+    if shift.strip() in names:
+        return None
+    return f"unknown shift {shift!r}; the SLA policy's shifts are {', '.join(names)}"
+
+
+def cli_set_shift(settings: Settings, username: str, shift: str) -> int:
+    if shift.strip() and (problem := unknown_shift(settings, shift)):
+        print(f"triage: {problem}", file=sys.stderr)
+        return 1
+    status = _run(settings, set_shift, username, shift)
+    if status == 0:
+        print(f"{username!r} is on shift {shift!r}." if shift.strip() else f"{username!r} is on no shift.")
+    return status

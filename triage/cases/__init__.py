@@ -21,7 +21,15 @@ from triage.cases.actions import ACTIONS, Actor, ClaimedByOther, bulk_assign, pe
 from triage.cases.clocks import Clocks, compute_clocks
 from triage.cases.contacts import CHANNELS, OUTCOMES, Contact, list_contacts, log_contact
 from triage.cases.lifecycle import RESOLUTIONS, TRANSITIONS, InvalidTransition, VersionConflict, transition
-from triage.cases.queue import DEFAULT_LIMIT, MAX_LIMIT, CasePage, CaseQuery, list_cases
+from triage.cases.queue import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SLA_STATES,
+    CasePage,
+    CaseQuery,
+    list_cases,
+    queue_counts,
+)
 from triage.cases.serialize import case_detail_json, case_events, case_reviews, case_to_json, cases_to_json
 from triage.cases.store import (
     ACTIVE_STATUSES,
@@ -46,6 +54,7 @@ __all__ = [
     "MAX_LIMIT",
     "OUTCOMES",
     "RESOLUTIONS",
+    "SLA_STATES",
     "STATUSES",
     "SYSTEM",
     "TRANSITIONS",
@@ -75,6 +84,7 @@ __all__ = [
     "load_pauses_of",
     "log_contact",
     "perform",
+    "queue_counts",
     "refresh_sla",
     "row_clocks",
     "transition",

@@ -168,6 +168,9 @@ class _Fields:
         if bad:
             self.problem(name, f"unknown cause {bad[0]!r}; expected some of {', '.join(CAUSES)}")
             return None
+        if "other" in value and len(set(value)) > 1:
+            self.problem(name, "'other' cannot be combined with a specific cause")
+            return None
         return [c for c in CAUSES if c in value]  # canonical order, no repeats
 
     def done(self) -> None:
@@ -459,7 +462,8 @@ def _note(conn, row, actor, f, now) -> None:
 def _correct(conn, row, actor, f, now) -> None:
     platform, _, review_id = f["review"].partition("/")
     review = conn.execute(
-        "SELECT id, sentiment, causes, model_version FROM reviews WHERE platform = ? AND review_id = ? AND case_id = ?",
+        "SELECT id, sentiment, causes, model_version, revision FROM reviews"
+        " WHERE platform = ? AND review_id = ? AND case_id = ?",
         (platform, review_id, row["id"]),
     ).fetchone()
     if review is None:
@@ -467,8 +471,10 @@ def _correct(conn, row, actor, f, now) -> None:
                                "invalid action fields", code="invalid_action")
     causes = json.dumps(f["causes"]) if f["causes"] is not None else None
     cur = conn.execute(
-        "INSERT INTO corrections (review_pk, agent, at, sentiment, causes, model_version) VALUES (?, ?, ?, ?, ?, ?)",
-        (review["id"], actor.username, to_db(now), f["sentiment"], causes, review["model_version"]),
+        "INSERT INTO corrections (review_pk, agent, at, sentiment, causes, model_version, revision)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (review["id"], actor.username, to_db(now), f["sentiment"], causes, review["model_version"],
+         review["revision"]),
     )
     _update(conn, row, {}, now)
     _event(conn, row, "corrected", actor, now, correction_id=int(cur.lastrowid), review=f["review"],

@@ -45,17 +45,62 @@ def _integer(name: str, default: int) -> int:
     return int(raw)
 
 
-@bp.get("/cases")
-def list_cases():
-    query = cases.CaseQuery(
+# Every query parameter GET /cases understands; any other is a 422 (a typo must not silently
+# widen the list).
+LIST_PARAMS = ("status", "priority", "cause", "sla", "assignee", "mine", "unassigned", "product", "category",
+               "platform", "sort", "limit", "offset", "cursor")
+TRUE_VALUES = ("1", "true", "yes")
+FALSE_VALUES = ("", "0", "false", "no")
+
+
+def _flag(name: str) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return False
+    if raw.lower() in TRUE_VALUES:
+        return True
+    if raw.lower() in FALSE_VALUES:
+        return False
+    raise BadRequest(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def case_query_from_args() -> cases.CaseQuery:
+    unknown = sorted(set(request.args) - set(LIST_PARAMS))
+    if unknown:
+        raise ValidationFailed(
+            [{"field": name, "message": f"unknown query parameter; known: {', '.join(LIST_PARAMS)}"} for name in unknown],
+            "unknown query parameters", code="invalid_query")
+    assignees = _choices("assignee")
+    if _flag("mine"):
+        token = g.api_token
+        if token.agent is None:
+            raise BadRequest("mine: this token is not an agent's (read-only); name the agent with assignee=")
+        assignees = (*assignees, token.agent)
+    return cases.CaseQuery(
         statuses=_choices("status"),
         priorities=_choices("priority"),
+        causes=_choices("cause"),
+        sla=_choices("sla"),
+        assignees=tuple(dict.fromkeys(assignees)),
+        unassigned=_flag("unassigned"),
+        products=_choices("product"),
+        categories=_choices("category"),
+        platforms=_choices("platform"),
+        order=request.args.get("sort", "newest"),
         limit=_integer("limit", cases.DEFAULT_LIMIT),
         offset=_integer("offset", 0),
+        cursor=request.args.get("cursor") or None,
     )
+
+
+@bp.get("/cases")
+def list_cases():
+    query = case_query_from_args()
     conn = get_db()
-    page = cases.list_cases(conn, query)
-    return jsonify({"items": cases.cases_to_json(conn, page.rows, utcnow(), get_policy()), "total": page.total})
+    now = utcnow()
+    page = cases.list_cases(conn, query, now=now)
+    return jsonify({"items": cases.cases_to_json(conn, page.rows, now, get_policy()), "total": page.total,
+                    "next_cursor": page.next_cursor})
 
 
 @bp.get("/cases/<int:case_id>")
