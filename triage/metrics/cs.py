@@ -41,6 +41,11 @@ least once / cases resolved at least once — resolved now, or reopened).
 
 A rate over fewer than `SMALL_SAMPLE` cases is a *small sample*: pages show it with its n and a
 mark, never as a bare "100%".
+
+Two ways to the same figures: `cs_figures` over `CaseOutcome` rows is the definition (and what
+`reference_report` computes, reading every row); `period_report`, which the board, the API and the
+report call, sums the trigger-kept columns of migration 020 in SQLite instead, and tests hold the
+two to each other.
 """
 
 from __future__ import annotations
