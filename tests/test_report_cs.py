@@ -109,8 +109,12 @@ def test_the_trend_marks_weeks_with_too_few_reviews(db, week):
     report = build(db)
     assert report["trend"][-1]["enough"] is True
     assert report["trend"][-2]["enough"] is False  # W47: no reviews
+    add_reviews(db, 2, "2026-11-18T12:00:00+08:00", sentiment="negative", rating=1)  # W47: 2 of 2 negative
+    report = build(db)
     html = render_html(report)
     assert "W47*" in html and "不宜解读" in html
+    chart = html[html.index("<svg"):html.index("</svg>")]
+    assert "100.0%" not in chart and "样本少" in chart  # its point is drawn, its rate not printed bare
 
 
 def test_small_samples_never_show_as_a_bare_percentage(db, week):

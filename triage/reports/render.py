@@ -227,6 +227,10 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
             ("平台差评率（≤2星）", "rating", [item["rating_negative_rate"] for item in trend]),
         ],
     )
+    # A week with too few reviews keeps its point (the line stays whole) but not a bare rate label.
+    thin = {x for (x, label) in trend_chart.x_labels if label.endswith("*")}
+    for series in trend_chart.series:
+        series.dots = [(x, y, "样本少" if x in thin else label) for x, y, label in series.dots]
     total = sum(report["by_cause"].values())
     cause_chart = bar_chart(
         [
