@@ -298,3 +298,11 @@ def test_shift_segments_cover_the_period_and_agree_with_shift_at(zone):
             assert name != following
             for probe in (start, start + (end - start) / 2, end - dt.timedelta(seconds=1)):
                 assert shift_at(probe, calendar) == name, (probe, name)
+
+
+def test_a_by_shift_report_may_skip_the_agents_and_keeps_the_same_shift_and_overall_figures(db):
+    Timeline(db, "c1", at(2, 10, 0)).claim("li", at(2, 10, 5)).to("contacted", at(2, 10, 30), "li")
+    Timeline(db, "c2", at(2, 22, 0)).claim("li", at(2, 22, 5))
+    full, lean = report(db), period_report(db, DAY, POLICY.shifts, agents=False)
+    assert lean.by_agent == {}
+    assert lean.to_json("shift") == full.to_json("shift")

@@ -627,14 +627,17 @@ def _figures(sums: dict[str, int], minutes: list[float]) -> CsFigures:
     )
 
 
-def period_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar) -> CsReport:
+def period_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar, *,
+                  agents: bool = True) -> CsReport:
     """The CS figures of `period` per agent (every active agent, plus anyone else credited), per
-    shift (every shift of the calendar) and overall — what the board, the API and the report show."""
+    shift (every shift of the calendar) and overall — what the board, the API and the report show.
+
+    ``agents=False`` leaves `by_agent` empty and saves its pass over the period (a by-shift answer)."""
     cte, params = _segments_cte(period, shifts)
     with _snapshot(conn):
         spans = _sql_shift_sums(conn, cte, params)
-        by_agent = _sql_agent_sums(conn, period, sum(sums["cases"] for _, sums, _ in spans))
-        agents = agent_names(conn)
+        by_agent = _sql_agent_sums(conn, period, sum(sums["cases"] for _, sums, _ in spans)) if agents else {}
+        agents_ = agent_names(conn) if agents else []
     zero = dict.fromkeys(_SUM_FIELDS, 0)
     by_shift: dict[str, tuple[dict[str, int], list[float]]] = {s.name: (dict(zero), []) for s in shifts.shifts}
     overall: tuple[dict[str, int], list[float]] = (dict(zero), [])
@@ -643,7 +646,7 @@ def period_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalenda
             for name in _SUM_FIELDS:
                 target[name] += sums[name]
             values.extend(minutes)
-    names = list(dict.fromkeys(agents))
+    names = list(dict.fromkeys(agents_))
     names += sorted(set(by_agent) - set(names))
     return CsReport(
         period=period,

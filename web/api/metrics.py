@@ -58,5 +58,5 @@ def cs_metrics():
     group_by = _check_parameters()
     settings = get_settings()
     period = parse_period(request.args.get("from"), request.args.get("to"), utcnow(), settings.timezone)
-    report = period_report(get_db(), period, get_policy().shifts)
+    report = period_report(get_db(), period, get_policy().shifts, agents=group_by == "agent")
     return jsonify(report.to_json(group_by))
