@@ -1,6 +1,8 @@
 """Classifier throughput against same-run baselines.
 
-Measures whole-process wall time (start-up, model load, I/O included) on the same texts:
+Measures whole-process wall time (start-up, model load, I/O included) on the same texts, and the
+CPU time (user + system) of the whole process tree, which stays meaningful when other work shares
+the machine (wall time then measures the neighbours as much as the program):
 - `jieba-only`: a script that reads the JSON Lines and runs `jieba.lcut` on every text — the
   yardstick of the issue (predict must take at most 1.5x of it);
 - `predict`: `python -m classifier predict --input IN --output OUT`;
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,9 +45,17 @@ json.dump(out, open(sys.argv[2], "w"))
 
 
 def timed(cmd: list[str]) -> float:
+    return run(cmd)[0]
+
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and every child it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> int:
@@ -65,29 +76,37 @@ def main() -> int:
         # Warm the OS page cache and jieba's dictionary cache once, for both sides alike.
         timed([sys.executable, str(jieba_script), str(src)])
         predict = [sys.executable, "-m", "classifier", "predict", "--input", str(src), "--output", str(Path(tmp) / "out.jsonl")]
-        results: dict[str, list[float]] = {"jieba-only": [], "predict": [], "predict-1": []}
+        commands = {"jieba-only": [sys.executable, str(jieba_script), str(src)], "predict": predict,
+                    "predict-1": [*predict, "--jobs", "1"]}
+        walls: dict[str, list[float]] = {k: [] for k in commands}
+        cpus: dict[str, list[float]] = {k: [] for k in commands}
         for _ in range(args.repeat):
-            results["jieba-only"].append(timed([sys.executable, str(jieba_script), str(src)]))
-            results["predict"].append(timed(predict))
-            results["predict-1"].append(timed([*predict, "--jobs", "1"]))
-        base = statistics.median(results["jieba-only"])
-        pred = statistics.median(results["predict"])
-        single = statistics.median(results["predict-1"])
+            for name, cmd in commands.items():  # interleaved, so load changes hit every command alike
+                wall, cpu = run(cmd)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+        wall = {k: statistics.median(v) for k, v in walls.items()}
+        cpu = {k: statistics.median(v) for k, v in cpus.items()}
+        load = os.getloadavg()[0]
         lines = [
-            f"Texts: {len(rows):,} reviews; median of {args.repeat} runs; whole-process wall time.",
+            f"Texts: {len(rows):,} reviews; median of {args.repeat} interleaved runs; whole process (start-up, "
+            f"model load, I/O included); 1-minute load average at the end {load:.1f} on {os.cpu_count()} cores.",
             "",
-            "| run | seconds | reviews/s | ratio to jieba-only |",
-            "|---|---:|---:|---:|",
-            f"| jieba-only (`jieba.lcut` per text) | {base:.2f} | {len(rows) / base:,.0f} | 1.00 |",
-            f"| `python -m classifier predict` (default: one worker per core, {os.cpu_count()} here) | {pred:.2f} | "
-            f"{len(rows) / pred:,.0f} | {pred / base:.2f} |",
-            f"| `python -m classifier predict --jobs 1` | {single:.2f} | {len(rows) / single:,.0f} | {single / base:.2f} |",
+            "| run | wall s | reviews/s | wall ratio | CPU s | CPU ratio |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
+        labels = {"jieba-only": "jieba-only (`jieba.lcut` per text)",
+                  "predict": f"`python -m classifier predict` (default: one worker per core, {os.cpu_count()} here)",
+                  "predict-1": "`python -m classifier predict --jobs 1`"}
+        for name, label in labels.items():
+            lines.append(f"| {label} | {wall[name]:.2f} | {len(rows) / wall[name]:,.0f} | "
+                         f"{wall[name] / wall['jieba-only']:.2f} | {cpu[name]:.2f} | {cpu[name] / cpu['jieba-only']:.2f} |")
+        base = wall["jieba-only"]
         if args.snownlp:
             try:
                 import snownlp  # noqa: F401
             except ImportError:
-                lines.append("| SnowNLP | not installed (`pip install -e '.[bench]'`) | | |")
+                lines.append("| SnowNLP | not installed (`pip install -e '.[bench]'`) | | | | |")
             else:
                 sub = Path(tmp) / "sub.jsonl"
                 sub.write_text("".join(src.read_text("utf-8").splitlines(keepends=True)[: args.snownlp]), "utf-8")
@@ -96,7 +115,7 @@ def main() -> int:
                 t = timed([sys.executable, str(snow_script), str(sub), str(Path(tmp) / "snow.json")])
                 rate = args.snownlp / t
                 lines.append(f"| SnowNLP sentiments ({args.snownlp:,} texts) | {t:.2f} | {rate:,.0f} | "
-                             f"{(len(rows) / rate) / base:.2f} (extrapolated) |")
+                             f"{(len(rows) / rate) / base:.2f} (extrapolated) | | |")
         print("\n".join(lines))
     return 0
 

@@ -1,4 +1,4 @@
-"""The complaint causes, in the order the models emit them (see ../shared/cause-guidelines.md)."""
+"""The complaint causes, in the order the models emit them (see docs/cause-guidelines.md)."""
 
 from __future__ import annotations
 

@@ -28,6 +28,13 @@ ACTIVE_PREFIX = "active_"
 REVIEW_PREFIX = "review_"
 
 
+# The held-out splits, by content hash or row id (see `in_validation`): train leaves them out,
+# evaluate rebuilds them.
+SENTIMENT_VAL_PERCENT = 10
+OWN_VAL_PERCENT = 20
+CAUSE_TEST_PERCENT = 20
+
+
 class DataError(Exception):
     """Training data is missing or malformed."""
 
@@ -157,6 +164,54 @@ def _read_own_file(path: Path) -> Iterator[Example]:
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 raise DataError(f"{path}:{lineno}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ExtraRow:
+    """A correction to train on (`python -m classifier train --extra FILE`): either part may be
+    unknown (None), and only the known parts train."""
+
+    text: str
+    negative: bool | None
+    causes: frozenset[str] | None
+
+
+def read_extra(path: Path) -> list[ExtraRow]:
+    """JSON Lines `{"text", "sentiment": "negative"|"positive"|null, "causes": [...]|null}`, as the
+    triage service exports agents' corrections. Every row trains; none is held out."""
+    rows: list[ExtraRow] = []
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{where}: not JSON") from exc
+            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not rec["text"].strip():
+                raise DataError(f'{where}: expected an object with a non-empty "text"')
+            sentiment = rec.get("sentiment")
+            if sentiment not in (None, "negative", "positive"):
+                raise DataError(f'{where}: "sentiment" must be "negative", "positive" or null')
+            causes = rec.get("causes")
+            if causes is not None:
+                if not isinstance(causes, list) or not all(isinstance(c, str) for c in causes):
+                    raise DataError(f'{where}: "causes" must be a list of cause names or null')
+                try:
+                    causes = parse_causes(";".join(causes))
+                except ValueError as exc:
+                    raise DataError(f"{where}: {exc}") from exc
+                if "other" in causes and len(causes) > 1:
+                    raise DataError(f"{where}: 'other' cannot be combined with a specific cause")
+            if sentiment is None and causes is None:
+                continue  # nothing to learn from
+            rows.append(ExtraRow(rec["text"], None if sentiment is None else sentiment == "negative", causes))
+    return rows
 
 
 def in_validation(text: str, percent: int) -> bool:

@@ -11,31 +11,37 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from classifier.causes import CAUSES, SPECIFIC_CAUSES
 from classifier.features import Analysed, Vectorizer, analyse, display_term, is_explainable
+from classifier.normalize import normalize_with_offsets
+from classifier.sarcasm import FLIP, MAX_TONE_CLAUSES, TONE, find_cue
+from classifier.shipped import MODEL_NAME, model_dir, shipped_model_version
 
 __all__ = [
     "MAX_TEXT_CHARS",
     "MODELS_DIR",
+    "Complaint",
     "ModelError",
     "ModelIntegrityError",
     "Prediction",
     "ReviewClassifier",
     "Term",
     "get_classifier",
+    "model_dir",
+    "shipped_model_version",
 ]
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-MODEL_NAME = "review-classifier"
+MODELS_DIR = model_dir()
 # Reviews beyond this are scored on their first part: the webhook caps text at 5,000 characters,
 # and the cap bounds the cost of one pathological input in a batch.
 MAX_TEXT_CHARS = 5000
@@ -43,6 +49,18 @@ TOP_TERMS = 5
 # A review that reads as negative is a complaint (the guideline's `other`) even when no cause model
 # is confident which kind.
 OTHER_FROM_SENTIMENT = 0.5
+# A clause is a complaint when it reads as negative on its own with at least this probability;
+# it then makes the review a complaint whatever the review's overall tone ("味道不错，就是送得太慢了").
+CLAUSE_NEGATIVE = 0.7
+# A specific cause found in a clause (rather than in the whole review) needs this probability in
+# the clause as well as the cause's own threshold: clauses are short, and short texts swing.
+CLAUSE_CAUSE_FLOOR = 0.5
+# A clause with no specific cause turns praise into a vague complaint (`other`) only when it is
+# very clearly negative ("好评，下次还买，才怪"); "包装很用心，没有压坏" must not.
+CLAUSE_OTHER = 0.9
+# Clauses that voice a worry or an expectation rather than what happened ("本来担心是假货，结果是
+# 正品") are never complaint clauses on their own.
+_HYPOTHETICAL = re.compile("担心|以为|怕|本来|原本|听说|看评论|看评价|有人说|网上说")
 # Output columns of the weight matrix: sentiment first, then the causes in CAUSES order.
 OUTPUTS = ("negative", *CAUSES)
 
@@ -64,6 +82,18 @@ class Term:
         return {"term": self.term, "weight": round(self.weight, 4)}
 
 
+class Complaint(NamedTuple):
+    """A complaining clause: `text[start:end]` of the original review, with the cause it voices."""
+
+    start: int
+    end: int
+    cause: str
+    prob: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "cause": self.cause, "prob": round(self.prob, 4)}
+
+
 @dataclass(frozen=True)
 class Prediction:
     sentiment: str  # "negative" | "positive"
@@ -72,6 +102,8 @@ class Prediction:
     cause_probs: dict[str, float]
     terms: tuple[Term, ...] = ()  # what pushed the sentiment decision
     cause_terms: dict[str, tuple[Term, ...]] = field(default_factory=dict)
+    # One entry per complaining clause and cause, in text order; `causes` is the union of their causes.
+    complaints: tuple[Complaint, ...] = ()
 
     def to_json(self, review_id: Any = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if review_id is None else {"id": review_id}
@@ -82,6 +114,7 @@ class Prediction:
             cause_probs={c: round(p, 4) for c, p in self.cause_probs.items()},
             terms=[t.to_json() for t in self.terms],
             cause_terms={c: [t.to_json() for t in ts] for c, ts in self.cause_terms.items()},
+            complaints=[c.to_json() for c in self.complaints],
         )
         return out
 
@@ -120,7 +153,7 @@ class ReviewClassifier:
     # -- files ---------------------------------------------------------------------------------
     @classmethod
     def load(cls, directory: Path | str | None = None) -> ReviewClassifier:
-        directory = Path(directory or MODELS_DIR)
+        directory = Path(directory or model_dir())
         meta_path = directory / f"{MODEL_NAME}.json"
         arrays_path = directory / f"{MODEL_NAME}.npz"
         try:
@@ -136,7 +169,8 @@ class ReviewClassifier:
         try:
             with np.load(arrays_path, allow_pickle=False) as npz:
                 terms = bytes(npz["terms"]).decode("utf-8").split("\n")
-                vectorizer = Vectorizer(terms, npz["idf"])
+                tables = {k: npz[k].astype(np.int64) for k in Vectorizer.TABLES if k in npz.files}
+                vectorizer = Vectorizer(terms, npz["idf"], tables)
                 explainable = npz["explainable"].astype(bool) if "explainable" in npz.files else None
                 return cls(vectorizer, npz["weights"], npz["bias"], meta, explainable)
         except ValueError as exc:  # object arrays (pickles) are refused here
@@ -153,6 +187,7 @@ class ReviewClassifier:
             "weights": self.weights,
             "bias": self.bias,
             "explainable": self._explainable.astype(np.uint8),
+            **self.vectorizer.table_arrays(),
         }
         path = directory / f"{MODEL_NAME}.npz"
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -184,21 +219,29 @@ class ReviewClassifier:
     def predict_analysed(self, analysed: Sequence[Analysed], *, explain: bool = True) -> list[Prediction]:
         if not analysed:
             return []
-        X = self.vectorizer.transform([a.features for a in analysed])
-        logits = np.asarray(X @ self.weights) + self.bias
-        a, b = self._platt
-        neg_prob = _sigmoid(a * logits[:, 0] + b)
-        cause_prob = _sigmoid(logits[:, 1:])
-        decided = [self._decide_causes({c: float(cause_prob[i, k]) for k, c in enumerate(CAUSES)}, float(neg_prob[i]))
-                   for i in range(len(analysed))]
+        batch = self.vectorizer.transform_batch(analysed)
+        X = batch.X
+        neg_prob, cause_prob = self._scores(X)
+        # Clause rows: one per clause of every review with two or more clauses.
+        c_neg, c_cause = self._scores(batch.X_clauses)
+        first_clause = np.searchsorted(batch.clause_review, np.arange(len(analysed) + 1))
+        decided: list[tuple[float, tuple[str, ...], list[tuple[int, str, float]]]] = []
+        for i, item in enumerate(analysed):
+            lo, hi = int(first_clause[i]), int(first_clause[i + 1])
+            if hi > lo:
+                decided.append(self._combine(item, float(neg_prob[i]), cause_prob[i], c_neg[lo:hi], c_cause[lo:hi]))
+            else:
+                decided.append(self._combine(item, float(neg_prob[i]), cause_prob[i], neg_prob[i:i + 1],
+                                             cause_prob[i:i + 1]))
         terms: list[tuple[Term, ...]] = [()] * len(analysed)
         cause_terms: list[dict[str, tuple[Term, ...]]] = [{} for _ in analysed]
         if explain:
             # Contributions towards the predicted sentiment: sign flips for positive reviews.
-            sign = np.where(neg_prob >= 0.5, 1.0, -1.0).astype(np.float32)
+            final_neg = np.array([d[0] for d in decided], dtype=np.float32)
+            sign = np.where(final_neg >= 0.5, 1.0, -1.0).astype(np.float32)
             terms = self._explain(X, 0, sign)
             for k, cause in enumerate(CAUSES, start=1):
-                rows = [i for i, causes in enumerate(decided) if cause in causes]
+                rows = [i for i, (_, causes, _) in enumerate(decided) if cause in causes]
                 if rows:
                     for i, t in zip(rows, self._explain(X[rows], k, np.ones(len(rows), np.float32)), strict=True):
                         cause_terms[i][cause] = t
@@ -208,24 +251,103 @@ class ReviewClassifier:
                 # Nothing to judge: an empty review is neither a complaint nor praise we can read.
                 results.append(Prediction("positive", 0.0, (), dict.fromkeys(CAUSES, 0.0)))
                 continue
-            p_neg = float(neg_prob[i])
+            p_neg, causes, spans = decided[i]
             probs = {c: float(cause_prob[i, k]) for k, c in enumerate(CAUSES)}
-            results.append(Prediction("negative" if p_neg >= 0.5 else "positive", p_neg, decided[i], probs,
-                                      terms[i], cause_terms[i]))
+            results.append(Prediction("negative" if p_neg >= 0.5 else "positive", p_neg, causes, probs,
+                                      terms[i], cause_terms[i], self._complaints(item, spans)))
         return results
+
+    def _scores(self, X) -> tuple[np.ndarray, np.ndarray]:
+        if X.shape[0] == 0:
+            return np.zeros(0, np.float32), np.zeros((0, len(CAUSES)), np.float32)
+        logits = np.asarray(X @ self.weights) + self.bias
+        a, b = self._platt
+        return _sigmoid(a * logits[:, 0] + b), _sigmoid(logits[:, 1:])
+
+    def _combine(self, item: Analysed, p_neg: float, probs: np.ndarray, clause_neg: np.ndarray,
+                 clause_probs: np.ndarray) -> tuple[float, tuple[str, ...], list[tuple[int, str, float]]]:
+        """The review's negative probability after sarcasm cues, its causes, and the clauses that
+        carry them, as (clause, cause, prob).
+
+        Review-level evidence decides as before (with the positive gate); a clause that reads as
+        a confident complaint adds its own causes whatever the review's tone. Every cause is then
+        pinned to the clause that voices it most strongly, so `causes` is the union of the spans'.
+        """
+        if not item.normalized:
+            return 0.0, (), []
+        # A review of punctuation alone has no clause: it is then its own single clause.
+        clauses = item.seg.clauses or [(0, len(item.normalized))]
+        cue = find_cue(item.normalized) if p_neg < 0.5 else None
+        if cue and cue[0] == FLIP:
+            p_neg = max(p_neg, 1.0 - p_neg)
+        elif cue and cue[0] == TONE and len(clauses) <= MAX_TONE_CLAUSES:
+            # The review takes the tone of its most negative clause other than the cue's own.
+            others = [p for (a, b), p in zip(clauses, clause_neg.tolist(), strict=False) if b <= cue[1] or a >= cue[2]]
+            if others and max(others) >= CLAUSE_NEGATIVE:
+                p_neg = max(p_neg, max(others))
+        if p_neg < 0.5 and float(clause_neg.max()) < CLAUSE_NEGATIVE and float(probs.max()) < self.positive_gate:
+            return p_neg, (), []  # praise throughout: the common case, decided without the walk below
+        review = self._decide_causes({c: float(probs[k]) for k, c in enumerate(CAUSES)}, p_neg)
+        text = item.normalized
+        complaining = [k for k, p in enumerate(clause_neg.tolist()) if p >= CLAUSE_NEGATIVE
+                       and not _HYPOTHETICAL.search(text, clauses[k][0], clauses[k][1])]
+        spans: list[tuple[int, str, float]] = []
+        found: set[str] = set()
+        for k in complaining:
+            for j, c in enumerate(SPECIFIC_CAUSES):
+                p = float(clause_probs[k, j])
+                if p >= max(self.thresholds[c], CLAUSE_CAUSE_FLOOR):
+                    spans.append((k, c, p))
+                    found.add(c)
+        specific: list[str] = []
+        for j, c in enumerate(SPECIFIC_CAUSES):
+            if c in found:
+                specific.append(c)
+            elif c in review:
+                k = int(np.argmax(clause_probs[:, j]))
+                # Praise that mentions a topic ("颜色和图片一样，尺码也标准", "本来担心是假货，结果是正品")
+                # can score high on a cause as a whole; in a review that reads as positive, the
+                # clause carrying the cause must itself read as a complaint.
+                if p_neg < 0.5 and len(clauses) > 1 and (
+                        clause_neg[k] < 0.5 or _HYPOTHETICAL.search(text, clauses[k][0], clauses[k][1])):
+                    continue
+                specific.append(c)
+                spans.append((k, c, float(clause_probs[k, j])))
+        if specific:
+            return p_neg, tuple(specific), sorted(spans)
+        review = tuple(c for c in review if c == "other")
+        if not review:
+            complaining = [k for k in complaining if clause_neg[k] >= CLAUSE_OTHER]
+        if review or complaining:
+            j = CAUSES.index("other")
+            pool = complaining or [int(np.argmax(clause_neg))]
+            spans = [(k, "other", max(float(clause_probs[k, j]), float(clause_neg[k]))) for k in pool]
+            return p_neg, ("other",), sorted(spans)
+        return p_neg, (), []
 
     def _decide_causes(self, probs: dict[str, float], p_neg: float) -> tuple[str, ...]:
         # A review that reads as praise needs stronger evidence for a complaint: a passing
-        # "物流速度可以" must not become a logistics case, while "东西不错，就是物流太慢" still does.
+        # "物流速度可以" must not become a logistics case, while "东西不错，就是物流太慢" still does
+        # (through its clause, see `_combine`).
         floor = self.positive_gate if p_neg < 0.5 else 0.0
         specific = tuple(c for c in SPECIFIC_CAUSES if probs[c] >= max(self.thresholds[c], floor))
         if specific:
             return specific
         # `other` is residual by the guideline: a complaint none of the three explains. A clearly
-        # negative review is a complaint even when the `other` model is unsure what kind (see above).
+        # negative review is a complaint even when the `other` model is unsure what kind.
         if probs["other"] >= max(self.thresholds["other"], floor) or p_neg >= OTHER_FROM_SENTIMENT:
             return ("other",)
         return ()
+
+    def _complaints(self, item: Analysed, spans: list[tuple[int, str, float]]) -> tuple[Complaint, ...]:
+        if not spans:
+            return ()
+        _, starts, ends = normalize_with_offsets(item.text, item.normalized)
+        out = []
+        for k, cause, prob in spans:
+            a, b = item.seg.clauses[k] if item.seg.clauses else (0, len(item.normalized))
+            out.append(Complaint(starts[a], ends[b - 1], cause, prob))
+        return tuple(out)
 
     @property
     def _explainable(self) -> np.ndarray:
@@ -279,7 +401,7 @@ _cached: dict[str, ReviewClassifier] = {}
 
 def get_classifier(directory: Path | str | None = None) -> ReviewClassifier:
     """The process-wide classifier: loaded once per process, then shared."""
-    key = str(Path(directory or MODELS_DIR).resolve())
+    key = str(Path(directory or model_dir()).resolve())
     with _lock:
         if key not in _cached:
             _cached[key] = ReviewClassifier.load(key)

@@ -15,7 +15,7 @@ import jieba
 
 from classifier.normalize import normalize
 
-__all__ = ["NEGATION_MARK", "tokenize", "tokenize_normalized"]
+__all__ = ["NEGATION_MARK", "TURNING_WORDS", "Segmented", "segment", "tokenize", "tokenize_normalized"]
 
 # Every negator collapses to one mark so that 没坏 / 不坏 / 无损坏 share statistics.
 NEGATION_MARK = "不_"
@@ -23,6 +23,13 @@ _NEGATORS = frozenset({"不", "没", "没有", "别", "无", "未", "不是", "�
 # Degree words may sit between a negator and the word it negates: 不是很好, 没那么快, 不太满意.
 _DEGREE = frozenset({"很", "太", "那么", "怎么", "是", "够", "大", "算", "特别", "十分", "非常", "都", "也", "再", "会", "能", "好"})
 _SKIP = frozenset({" ", ",", ".", "!", "?", ";", ":", "、", "。", "~", "-", "(", ")", '"', "'"})
+
+# Words that turn a review from one thing to another ("东西不错，就是物流太慢"): a clause starts at
+# each of them, so that the complaint after the turn is scored on its own.
+TURNING_WORDS = frozenset({
+    "但", "但是", "就是", "可惜", "不过", "只是", "然而", "结果", "可是", "却", "只不过", "不料", "没想到",
+    "谁知", "谁知道", "唯一", "美中不足", "遗憾", "偏偏", "居然", "竟然",
+})
 
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -65,6 +72,97 @@ def apply_negation(words: list[str]) -> list[str]:
             out.append(word)
         i += 1
     return out
+
+
+class Segmented:
+    """Tokens of one normalised review and its clauses.
+
+    `tokens` are the model's tokens (negation merged, spaces dropped, punctuation kept);
+    `token_clause[i]` is the clause of token i (-1 for punctuation); `clauses` are the clauses'
+    [start, end) character ranges in the normalised text; `raw_lengths` / `raw_clause` give every
+    jieba token's length and clause, so that characters can be assigned to clauses.
+    """
+
+    __slots__ = ("clauses", "raw_clause", "raw_lengths", "token_clause", "tokens")
+
+    def __init__(self, tokens: list[str], token_clause: list[int], clauses: list[tuple[int, int]],
+                 raw_lengths: list[int], raw_clause: list[int]) -> None:
+        self.tokens = tokens
+        self.token_clause = token_clause
+        self.clauses = clauses
+        self.raw_lengths = raw_lengths
+        self.raw_clause = raw_clause
+
+
+# Quotes stay inside their clause: "真是'静音'啊" is one clause, and the quotes are a sarcasm cue.
+_QUOTES = frozenset("'\"“”‘’「」『』")
+
+
+def _is_boundary(word: str) -> bool:
+    return len(word) == 1 and not word.isalnum() and word not in _QUOTES
+
+
+def segment(text: str) -> Segmented:
+    """Tokenize normalised text and split it into clauses in the same pass.
+
+    A clause ends at punctuation or whitespace and a new one starts at a turning word (但是, 就是,
+    可惜 …), which belongs to the clause it opens. Negation is merged as in `apply_negation`, but
+    never across a clause boundary.
+    """
+    words = _get_tokenizer().lcut(text, HMM=False)
+    tokens: list[str] = []
+    token_clause: list[int] = []
+    clauses: list[tuple[int, int]] = []
+    raw_lengths = list(map(len, words))
+    raw_clause: list[int] = []
+    add_token, add_clause, add_raw = tokens.append, token_clause.append, raw_clause.append
+    quotes, turning, negators = _QUOTES, TURNING_WORDS, _NEGATORS
+    clause = -1
+    start = 0
+    is_open = False
+    pos = 0
+    i, n = 0, len(words)
+    while i < n:
+        word = words[i]
+        size = raw_lengths[i]
+        if size == 1 and not word.isalnum() and word not in quotes:  # punctuation or space: a boundary
+            if is_open:
+                clauses.append((start, pos))
+                is_open = False
+            add_raw(-1)
+            if word != " ":
+                add_token(word)
+                add_clause(-1)
+            pos += 1
+            i += 1
+            continue
+        if not is_open or word in turning:
+            if is_open:
+                clauses.append((start, pos))
+            clause += 1
+            start = pos
+            is_open = True
+        if word in negators and i + 1 < n:
+            j = i + 1
+            if words[j] in _DEGREE and j + 1 < n and not _is_boundary(words[j + 1]):
+                j += 1
+            target = words[j]
+            if not _is_boundary(target) and target not in negators and target not in turning:
+                add_token(NEGATION_MARK + target)
+                add_clause(clause)
+                for k in range(i, j + 1):
+                    add_raw(clause)
+                    pos += raw_lengths[k]
+                i = j + 1
+                continue
+        add_token(word)
+        add_clause(clause)
+        add_raw(clause)
+        pos += size
+        i += 1
+    if is_open:
+        clauses.append((start, pos))
+    return Segmented(tokens, token_clause, clauses, raw_lengths, raw_clause)
 
 
 def tokenize_normalized(text: str) -> list[str]:

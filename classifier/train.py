@@ -25,8 +25,12 @@ import scipy.sparse as sp
 
 from classifier.causes import CAUSES
 from classifier.data import (
+    CAUSE_TEST_PERCENT,
+    OWN_VAL_PERCENT,
+    SENTIMENT_VAL_PERCENT,
     CorpusRow,
     Example,
+    ExtraRow,
     in_validation,
     is_cause_test_row,
     read_cause_labels,
@@ -36,8 +40,8 @@ from classifier.data import (
     read_second_pass,
     train_only_rows,
 )
-from classifier.evaluate import cause_figures, prf, sentiment_figures
 from classifier.features import Analysed, Vectorizer, analyse
+from classifier.metrics import cause_figures, prf, sentiment_figures
 from classifier.model import MODEL_NAME, OUTPUTS, ReviewClassifier
 from classifier.weak import weak_causes
 
@@ -47,9 +51,6 @@ NB_SENTIMENT_C = 4.0
 CAUSE_C = 10.0
 NB_CAUSE_C = 4.0
 MIN_DF = 2
-SENTIMENT_VAL_PERCENT = 10
-OWN_VAL_PERCENT = 20
-CAUSE_TEST_PERCENT = 20
 OWN_WEIGHT = 3.0
 WEAK_WEIGHT = 0.3
 WEAK_PRAISE = 3000
@@ -139,9 +140,14 @@ def train(
     train_only: frozenset[int] | None = None,
     probe: Sequence[Example] | None = None,
     *,
+    extra: Sequence[ExtraRow] = (),
     log: Log = print,
 ) -> dict[str, Any]:
-    """Train sentiment and cause models, write them to `output_dir`, and return their metadata."""
+    """Train sentiment and cause models, write them to `output_dir`, and return their metadata.
+
+    `extra` rows (agents' corrections, `--extra FILE`) train like the team's own examples, with the
+    same weight; a row's sentiment and causes each train only where known. They are never held out.
+    """
     corpus = list(corpus if corpus is not None else read_corpus())
     cause_labels = dict(cause_labels if cause_labels is not None else read_cause_labels())
     own = list(own if own is not None else read_own_examples())
@@ -154,25 +160,33 @@ def train(
     log(f"analysing {len(corpus):,} corpus reviews and {len(own):,} own examples")
     corpus_an = _analyse_all([r.text for r in corpus], "corpus")
     own_an = _analyse_all([e.text for e in own], "own examples")
+    extra = list(extra)
+    extra_an = _analyse_all([e.text for e in extra], "extra rows")
 
     c_val = np.array([in_validation(a.normalized, SENTIMENT_VAL_PERCENT) for a in corpus_an], dtype=bool)
     o_val = np.array([in_validation(e.text, OWN_VAL_PERCENT) for e in own], dtype=bool)
 
     vectorizer = Vectorizer.fit(
         [a.features for a, v in zip(corpus_an, c_val, strict=True) if not v]
-        + [a.features for a, v in zip(own_an, o_val, strict=True) if not v],
+        + [a.features for a, v in zip(own_an, o_val, strict=True) if not v]
+        + [a.features for a in extra_an],
         min_df=MIN_DF,
     )
     log(f"vocabulary: {len(vectorizer.terms):,} features")
-    X_corpus = vectorizer.transform([a.features for a in corpus_an])
-    X_own = vectorizer.transform([a.features for a in own_an])
+    X_corpus = vectorizer.transform(corpus_an)
+    X_own = vectorizer.transform(own_an)
+    X_extra = vectorizer.transform(extra_an)
+    e_sent = np.array([e.negative is not None for e in extra], dtype=bool)
+    y_extra = np.array([bool(e.negative) for e in extra], dtype=bool)
+    e_causes = np.array([e.causes is not None for e in extra], dtype=bool)
+    Y_extra = _cause_matrix([e.causes for e in extra])[e_causes]
     y_corpus = np.array([not r.positive for r in corpus], dtype=bool)
     y_own = np.array([e.negative for e in own], dtype=bool)
 
     # --- sentiment: corpus training split + own examples (weighted), Platt on the held-out part ----
-    X_sent = sp.vstack([X_corpus[~c_val], X_own[~o_val]]).tocsr()
-    y_sent = np.concatenate([y_corpus[~c_val], y_own[~o_val]])
-    w_sent = np.concatenate([np.ones(int((~c_val).sum())), np.full(int((~o_val).sum()), OWN_WEIGHT)])
+    X_sent = sp.vstack([X_corpus[~c_val], X_own[~o_val], X_extra[e_sent]]).tocsr()
+    y_sent = np.concatenate([y_corpus[~c_val], y_own[~o_val], y_extra[e_sent]])
+    w_sent = np.concatenate([np.ones(int((~c_val).sum())), np.full(int((~o_val).sum() + e_sent.sum()), OWN_WEIGHT)])
     coef, intercept = _fit_averaged(X_sent, y_sent, w_sent, SENTIMENT_C, NB_SENTIMENT_C)
 
     platt = _fit_platt(
@@ -189,7 +203,9 @@ def train(
     hand_train = np.array([row_index[r] for r in train_rows], dtype=np.int64)
     hand_test = np.array([row_index[r] for r in test_rows], dtype=np.int64)
     Y_hand = _cause_matrix([cause_labels[r] for r in train_rows])
-    Y_own = _cause_matrix([e.causes for e in own])
+    # The held-out own examples stay out of the cause models too, so their figures are honest.
+    own_train = np.where(~o_val)[0]
+    Y_own = _cause_matrix([own[i].causes for i in own_train])
 
     # Weak supervision: labelling-function votes on unlabelled corpus rows (positives for their own
     # cause only), and plain praise (a negative for every cause). Low weight: hand labels lead.
@@ -216,9 +232,12 @@ def train(
         models = []
         for k, cause in enumerate(CAUSES):
             weak = np.array(weak_pos[cause], dtype=np.int64)
-            X = sp.vstack([X_corpus[hand_train[rows]], X_own, X_corpus[weak], X_corpus[praise]]).tocsr()
-            y = np.concatenate([Y_hand[rows, k], Y_own[:, k], np.ones(len(weak), bool), np.zeros(len(praise), bool)])
-            w = np.concatenate([np.ones(len(rows) + len(own)), np.full(len(weak) + len(praise), WEAK_WEIGHT)])
+            X = sp.vstack([X_corpus[hand_train[rows]], X_own[own_train], X_extra[e_causes], X_corpus[weak],
+                           X_corpus[praise]]).tocsr()
+            y = np.concatenate([Y_hand[rows, k], Y_own[:, k], Y_extra[:, k], np.ones(len(weak), bool),
+                                np.zeros(len(praise), bool)])
+            w = np.concatenate([np.ones(len(rows)), np.ones(len(own_train) + len(Y_extra)),
+                                np.full(len(weak) + len(praise), WEAK_WEIGHT)])
             models.append(_fit_averaged(X, y, w, CAUSE_C, NB_CAUSE_C))
         return models
 
@@ -259,6 +278,7 @@ def train(
             "hand_train": len(train_rows),
             "hand_test": len(test_rows),
             "own_examples": len(own),
+            "extra_rows": len(extra),
             "weak_rows": n_weak,
             "label_counts": {c: int(sum(c in cause_labels[r] for r in labelled)) for c in CAUSES},
             "own_label_counts": {c: int(Y_own[:, k].sum()) for k, c in enumerate(CAUSES)},
@@ -270,19 +290,28 @@ def train(
     s_fig = sentiment_figures(model, [corpus_an[i] for i in np.where(c_val)[0]], y_corpus[c_val],
                               [corpus[i].category for i in np.where(c_val)[0]])
     figures: dict[str, Any] = {"sentiment": {"validation_accuracy": s_fig["accuracy"], "validation_size": s_fig["size"],
-                                             "by_category": s_fig["by_group"]}}
+                                             "by_category": s_fig["by_group"], "ci95": s_fig["ci95"],
+                                             "groups": s_fig["groups"]}}
     if o_val.any():
-        o_fig = sentiment_figures(model, [own_an[i] for i in np.where(o_val)[0]], y_own[o_val],
-                                  [own[i].domain for i in np.where(o_val)[0]])
+        val_idx = np.where(o_val)[0]
+        o_fig = sentiment_figures(model, [own_an[i] for i in val_idx], y_own[o_val], [own[i].domain for i in val_idx])
+        figures["own_validation"] = {
+            "sentiment": o_fig,
+            "causes": cause_figures(model, [own_an[i] for i in val_idx], [own[i].causes or frozenset() for i in val_idx],
+                                    [own[i].domain for i in val_idx]),
+        }
         figures["sentiment"]["own_validation_accuracy"] = o_fig["accuracy"]
         figures["sentiment"]["own_food_delivery_accuracy"] = o_fig["by_group"].get("food_delivery")
         figures["sentiment"]["own_food_delivery_size"] = int(sum(own[i].domain == "food_delivery" for i in np.where(o_val)[0]))
     log(f"sentiment validation accuracy {s_fig['accuracy']} on {s_fig['size']} reviews")
-    c_fig = cause_figures(model, [corpus_an[i] for i in hand_test], [cause_labels[r] for r in test_rows])
+    c_fig = cause_figures(model, [corpus_an[i] for i in hand_test], [cause_labels[r] for r in test_rows],
+                          [corpus[i].category for i in hand_test])
     figures["causes"] = {
         "test_size": c_fig["size"],
         "per_class": c_fig["per_class"],
         "macro_f1_specific": c_fig["macro_f1_specific"],
+        "macro_f1_ci95": c_fig["macro_f1_ci95"],
+        "groups": c_fig["groups"],
         "exact_match": c_fig["exact_match"],
         "cross_validated": {c: prf(Y_hand[:, k], oof[:, k] >= thresholds[c]) for k, c in enumerate(CAUSES)},
     }

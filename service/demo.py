@@ -7,7 +7,7 @@ A fresh database (no reviews, no agents) gets:
   every complaint cause, safety complaints, a few top-10% customers, some 追评 that revise a bad
   review upward), spread over six weeks and scored at the time they arrived, so cases open and
   age as they would have;
-* a team: a supervisor and agents on a day shift (白班, 08:00-20:00) and a night shift (夜班), with a
+* a team: a supervisor and agents on a day shift (白班, 09:00-21:00) and a night shift (夜班), with a
   history of handled cases (claims, contacts on 企业微信 and the phone, resolutions with the
   customer's satisfaction, unreachable customers, some 已改评), while the last day's cases wait in
   the queue;
@@ -254,7 +254,7 @@ def _ingest_over_time(conn: sqlite3.Connection, reviews: list[dict[str, Any]], p
 
 def _on_shift(team: list[tuple[str, str, str, str]], moment: dt.datetime) -> list[str]:
     hour = moment.astimezone(DEMO_ZONE).hour
-    shift = "白班" if 8 <= hour < 20 else "夜班"
+    shift = "白班" if 9 <= hour < 21 else "夜班"  # the default shift calendar (triage.shifts)
     return [u for u, role, _, s in team if role == "agent" and s == shift]
 
 

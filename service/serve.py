@@ -311,8 +311,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
         children += [(f"{role} worker", ["worker", "--role", role], []) for role in roles]
 
         def check_redis() -> None:
-            if embedded is not None and not stop.is_set() and not embedded.alive():
-                log.warning("embedded Redis exited; restarting it")
+            # healthy, not just alive: a server whose socket vanished runs on, reachable by no one.
+            if embedded is not None and not stop.is_set() and not embedded.healthy():
+                log.warning("embedded Redis %s; restarting it", "is unreachable" if embedded.alive() else "exited")
                 embedded.restart()
 
         supervisor = Supervisor(children, _child_env(settings), watch=check_redis)

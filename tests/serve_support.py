@@ -91,8 +91,87 @@ class Serve:
             if counts.get("scored", 0) >= expected and not counts.get("pending"):
                 return time.monotonic() - start
             if time.monotonic() - start > timeout:
-                raise AssertionError(f"not scored within {timeout} s: {counts}")
+                raise AssertionError(f"not scored within {timeout:.1f} s: {counts}\n{self.diagnose()}")
             time.sleep(0.5)
+
+    def redis_url(self) -> str | None:
+        found = re.search(r"Redis: embedded \((\S+)\)", self.banner)
+        return found.group(1) if found else None
+
+    def diagnose(self) -> str:
+        """What a stuck pipeline looks like from outside, for an assertion message: the pending
+        reviews' claims, the queues, registries, workers and scheduler locks in Redis, serve's
+        processes, and the tail of the logs."""
+        lines: list[str] = []
+        for what, fn in (("database", self._diagnose_db), ("redis", self._diagnose_redis),
+                         ("processes", self._diagnose_processes)):
+            try:
+                lines += fn()
+            except Exception as exc:  # a diagnosis must never hide the failure it explains
+                lines.append(f"{what}: could not inspect: {type(exc).__name__}: {exc}")
+        for name in ("serve.log", "var/redis.log"):
+            path = self.folder / name
+            if path.exists():
+                tail = path.read_text("utf-8", errors="replace").splitlines()[-40:]
+                lines.append(f"--- last lines of {name} ---")
+                lines += tail
+        return "\n".join(lines)
+
+    def _diagnose_db(self) -> list[str]:
+        with contextlib.closing(self.db()) as conn:
+            now = conn.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0]
+            row = conn.execute(
+                "SELECT COUNT(*) n, SUM(enqueued_at IS NULL) unclaimed, COUNT(DISTINCT score_job) jobs,"
+                " MIN(enqueued_at) oldest, MAX(enqueued_at) newest, MAX(attempts) attempts"
+                " FROM reviews WHERE status = 'pending'").fetchone()
+            jobs = [r[0] for r in conn.execute(
+                "SELECT DISTINCT score_job FROM reviews WHERE status = 'pending' AND score_job IS NOT NULL"
+                " ORDER BY enqueued_at LIMIT 5")]
+        self._diagnosed_jobs = jobs
+        return [f"db now {now}: pending {dict(row)}", f"oldest pending jobs: {jobs}"]
+
+    def _diagnose_redis(self) -> list[str]:
+        import redis
+
+        url = self.redis_url()
+        if url is None:
+            return ["redis: not embedded"]
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            lines = [f"redis {url}: dbsize {client.dbsize()}"]
+            for q in ("score", "apply", "sla"):
+                regs = {r: client.zcard(f"rq:{r}:{q}") for r in ("wip", "scheduled", "deferred", "failed", "finished")}
+                lines.append(f"  queue {q}: {client.llen(f'rq:queue:{q}')} queued, {regs},"
+                             f" scheduler lock {client.get(f'rq:scheduler-lock:{q}')!r}"
+                             f" ttl {client.ttl(f'rq:scheduler-lock:{q}')}")
+            for name in sorted(client.smembers("rq:workers")):
+                fields = client.hgetall(b"rq:worker:" + name)
+                keep = {k.decode(): v.decode(errors="replace")[:60] for k, v in fields.items()
+                        if k in (b"pid", b"state", b"last_heartbeat", b"current_job", b"queues", b"death")}
+                lines.append(f"  worker {name.decode()}: {keep}")
+            for job_id in getattr(self, "_diagnosed_jobs", []):
+                fields = client.hgetall(f"rq:job:{job_id}")
+                keep = {k.decode(): v.decode(errors="replace")[:40] for k, v in fields.items()
+                        if k in (b"status", b"origin", b"enqueued_at", b"started_at", b"ended_at", b"worker_name")}
+                lines.append(f"  job {job_id}: {keep or 'missing'}")
+            return lines
+        finally:
+            client.close()
+
+    def _diagnose_processes(self) -> list[str]:
+        lines = [f"serve pid {self.proc.pid} (exit {self.proc.poll()})"]
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    lines.append(f"  {child.pid} ppid {child.ppid()} {child.status()}"
+                                 f" cpu {sum(child.cpu_times()[:2]):.1f} s: {' '.join(child.cmdline())[:120]}")
+        # Anything else still running in this folder: a child of an earlier serve that outlived it.
+        ours = {self.proc.pid} | {p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)} \
+            if self.proc.poll() is None else set()
+        for proc in psutil.process_iter(["pid", "ppid", "cwd", "cmdline"]):
+            if proc.info["cwd"] == str(self.folder) and proc.pid not in ours and proc.pid != os.getpid():
+                lines.append(f"  left over: {proc.pid} ppid {proc.info['ppid']}: {' '.join(proc.info['cmdline'] or [])[:120]}")
+        return lines
 
 
 def serve_env(folder: Path, **extra: str) -> dict[str, str]:

@@ -31,14 +31,6 @@ FORBIDDEN = {
 # The single upward import allowed: `python -m triage` hands over to the `triage` command.
 ALLOWED_UPWARD = {("triage.__main__", "service.cli")}
 
-# Import cycles that exist today and are being removed on other branches. Each entry is one
-# strongly connected set of modules. A cycle not listed here fails; so does an entry whose cycle
-# has gone (delete the entry then).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    # Being removed on the classifier branch (issue 10, item 7); drop this entry when it merges.
-    frozenset({"classifier.evaluate", "classifier.train"}): "classifier/evaluate.py <-> classifier/train.py",
-}
-
 
 @dataclass(frozen=True)
 class Import:
@@ -196,14 +188,9 @@ def test_the_cycle_finder_finds_a_cycle_and_nothing_else():
     assert import_cycles(graph) == [frozenset({"a", "b", "c"})]
 
 
-def test_no_new_import_cycle():
-    new = [" <-> ".join(sorted(cycle)) for cycle in import_cycles(_graph()) if cycle not in KNOWN_CYCLES]
-    assert new == [], "import cycle(s): " + "; ".join(new)
-
-
-@pytest.mark.parametrize("cycle", list(KNOWN_CYCLES), ids=list(KNOWN_CYCLES.values()))
-def test_a_known_cycle_is_still_there_until_its_entry_goes(cycle):
-    assert cycle in import_cycles(_graph()), f"the cycle {KNOWN_CYCLES[cycle]} is gone: delete its KNOWN_CYCLES entry"
+def test_no_import_cycle():
+    cycles = [" <-> ".join(sorted(cycle)) for cycle in import_cycles(_graph())]
+    assert cycles == [], "import cycle(s): " + "; ".join(cycles)
 
 
 # Printing, prompting and argv belong to service/ (and to `python -m classifier`, the contract's

@@ -78,9 +78,13 @@ def test_a_killed_process_is_restarted_and_every_review_is_scored_once(tmp_path,
         loader.thread.start()
         wait_until(lambda: loader.sent >= len(loader.batches) // 3, 120, "a third of the load")
         victim.kill()
-        # One look at the children per try: between two looks the new process may not be listed yet.
-        wait_until(lambda: (child := serve.children().get(kind)) is not None and child.pid != victim.pid,
-                   60, f"{kind} to come back")
+
+        def came_back() -> bool:
+            # One look at the process table: between two, the victim can turn into a zombie.
+            child = serve.children().get(kind)
+            return child is not None and child.pid != victim.pid
+
+        wait_until(came_back, 60, f"{kind} to come back")
         back = time.monotonic()
         loader.thread.join(240)
         assert not loader.thread.is_alive()

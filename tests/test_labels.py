@@ -39,3 +39,23 @@ def test_the_probe_is_never_read_as_training_data() -> None:
     probe = {e.text for e in read_probe()}
     assert probe, "the evaluation probe exists"
     assert probe.isdisjoint(e.text for e in read_own_examples())
+
+
+def test_the_unseen_test_set_is_never_a_training_file(tmp_path) -> None:
+    import inspect
+
+    from classifier import data
+
+    (tmp_path / "eval_unseen.jsonl").write_text('{"text": "x", "sentiment": "negative", "causes": []}\n', "utf-8")
+    (tmp_path / "own_examples_9.jsonl").write_text('{"text": "y", "sentiment": "positive", "causes": []}\n', "utf-8")
+    source = inspect.getsource(data)
+    assert "eval_unseen" not in source
+    texts = [e.text for e in data.read_own_examples(sorted(tmp_path.glob("own_examples*.jsonl")))]
+    assert texts == ["y"]
+
+
+def test_round_four_examples_cover_eight_new_categories() -> None:
+    training_categories = {"书籍", "平板", "手机", "水果", "洗发水", "热水器", "蒙牛", "衣服", "计算机", "酒店"}
+    domains = {e.domain for e in read_own_examples(sorted(LABELS_DIR.glob("own_examples_4*.jsonl")))}
+    new = domains - training_categories - {"food_delivery", "sarcasm"}
+    assert len(new) >= 8, new

@@ -310,3 +310,28 @@ def test_an_admin_revokes_a_token(client, db, people):
     assert "connector" in client.get("/accounts/tokens").get_data(as_text=True)
     client.post(f"/accounts/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/accounts/tokens")})
     assert list_tokens(db)[0].revoked_at is not None
+
+
+def test_an_admin_sees_a_locked_account_and_lifts_the_lockout(client, db, people):
+    from triage.login_throttle import lockout_of, record_login_failure
+
+    for _ in range(6):
+        record_login_failure(db, "li", "10.0.0.9")
+    assert lockout_of(db, "li") is not None
+    sign_in(client, "root")
+    html = client.get("/accounts").get_data(as_text=True)
+    assert "登录已锁定" in html and "accounts/li/unlock" in html
+    token = csrf_token(client, "/accounts")
+    assert client.post("/accounts/li/unlock", data={"csrf_token": token}).status_code == 303
+    assert lockout_of(db, "li") is None
+
+
+def test_a_supervisor_cannot_lift_a_lockout(client, db, people):
+    from triage.login_throttle import lockout_of, record_login_failure
+
+    for _ in range(6):
+        record_login_failure(db, "li", "10.0.0.9")
+    sign_in(client, "boss")
+    token = csrf_token(client, "/accounts")
+    assert client.post("/accounts/li/unlock", data={"csrf_token": token}).status_code == 403
+    assert lockout_of(db, "li") is not None

@@ -64,6 +64,16 @@ def test_very_long_text_is_scored(classifier) -> None:
     assert "logistics" in p.causes
 
 
+@pytest.mark.slow
+def test_cli_explains_only_when_asked() -> None:
+    line = json.dumps({"id": 1, "text": "快递太慢了"}, ensure_ascii=False)
+    plain = json.loads(run_predict([line], "--jobs", "1").stdout)
+    explained = json.loads(run_predict([line], "--jobs", "1", "--explain").stdout)
+    assert plain["terms"] == [] and explained["terms"]
+    assert {k: v for k, v in plain.items() if k not in ("terms", "cause_terms")} == \
+        {k: v for k, v in explained.items() if k not in ("terms", "cause_terms")}
+
+
 def test_explanations_name_terms_from_the_review(classifier) -> None:
     p = classifier.predict("快递太慢了，等了一个星期才到")
     assert p.terms, "a negative review is explained by at least one term"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import threading
 
 import psutil
 
@@ -61,3 +62,40 @@ def test_its_folder_and_files_are_private(tmp_path):
     assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
     for name in ("redis.rdb", "redis.aof"):
         assert stat.S_IMODE((tmp_path / "var" / name).stat().st_mode) == 0o600, name
+
+
+def test_a_new_server_waits_for_a_predecessor_still_shutting_down_on_the_same_socket(tmp_path):
+    # `serve` SIGKILLed: its Redis gets SIGTERM (parent-death signal) and saves before exiting; on a
+    # loaded machine that can outlast the start of the next `serve`. A server that exits removes its
+    # socket path, which by then would be the new server's: alive, yet unreachable for good.
+    old = EmbeddedRedis(tmp_path / "var")
+    old.client().set("k", "v")
+    os.kill(old.pid, signal.SIGSTOP)  # a shutdown that has not got the CPU yet
+    os.kill(old.pid, signal.SIGTERM)
+    resume = threading.Timer(1.0, os.kill, (old.pid, signal.SIGCONT))
+    resume.start()
+    try:
+        new = EmbeddedRedis(tmp_path / "var")
+        try:
+            old.process.wait(10)
+            assert os.path.exists(new.socket_path)
+            assert new.client().get("k") == b"v"  # and the data the old one flushed on its way out
+        finally:
+            new.stop()
+    finally:
+        resume.join()
+        old.process.kill()
+        old.process.wait()
+
+
+def test_a_server_whose_socket_vanished_is_not_healthy_and_restarts_reachable(tmp_path):
+    server = EmbeddedRedis(tmp_path / "var")
+    try:
+        server.client().set("k", "v")
+        os.unlink(server.socket_path)
+        assert server.alive() and not server.healthy()
+        server.restart()
+        assert server.healthy() and server.restarts == 1
+        assert server.client().get("k") == b"v"
+    finally:
+        server.stop()

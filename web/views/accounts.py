@@ -13,6 +13,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from triage import agents as accounts
 from triage import tokens
 from triage.errors import Conflict, NotFound, ValidationFailed
+from triage.login_throttle import lockout_of, unlock_account
 from web.auth import refusal
 from web.db import get_db
 from web.views.base import ROLE_NAMES
@@ -44,9 +45,11 @@ def _problems(exc: ValidationFailed) -> str:
 def agents():
     conn = get_db()
     live_tokens = [t for t in tokens.list_tokens(conn) if t.revoked_at is None]
-    return render_template("accounts/agents.html", agents=accounts.list_agents(conn), role_names=ROLE_NAMES,
+    agent_list = accounts.list_agents(conn)
+    locked = {a.username: until for a in agent_list if (until := lockout_of(conn, a.username)) is not None}
+    return render_template("accounts/agents.html", agents=agent_list, role_names=ROLE_NAMES,
                            shifts=SHIFTS, roles=accounts.ROLES, can_edit=g.agent.role in ADMIN,
-                           token_count=len(live_tokens))
+                           token_count=len(live_tokens), locked=locked)
 
 
 @bp.post("/accounts")
@@ -89,6 +92,15 @@ def enable(username: str):
         flash(f"没有账号 {username}。", "error")
     else:
         flash(f"已重新启用 {username}。", "info")
+    return _back()
+
+
+@bp.post("/accounts/<username>/unlock")
+def unlock(username: str):
+    if unlock_account(get_db(), username):
+        flash(f"已解除 {username} 的登录锁定，可立即重新登录。", "info")
+    else:
+        flash(f"{username} 当前没有被锁定。", "info")
     return _back()
 
 

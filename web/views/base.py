@@ -30,6 +30,7 @@ class NavLink:
 NAV = (
     NavLink("queue.index", "工单队列", ("agent", "supervisor", "admin")),
     NavLink("handbook.index", "应答手册", ("agent", "supervisor", "admin")),
+    NavLink("supervisor.index", "主管看板", ("supervisor", "admin")),
     NavLink("reports.weekly_page", "差评周报", ("supervisor", "admin")),
     NavLink("alerts.index", "差评预警", ("supervisor", "admin")),
     NavLink("accounts.agents", "账号管理", ("supervisor", "admin")),
