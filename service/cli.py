@@ -43,11 +43,31 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--role", choices=("agent", "supervisor", "admin"), required=True)
     add.add_argument("--name", help="display name")
+    add.add_argument("--shift", help="shift name, e.g. 白班 or 夜班")
+    asub.add_parser("list", help="list agents: role, shift, state, last login")
+    for action, text in (("disable", "disable an agent: no sign-in, no assignments, tokens stop working"),
+                         ("enable", "enable a disabled agent again")):
+        asub.add_parser(action, help=text).add_argument("username")
+    pw = asub.add_parser("passwd", help="set an agent's password, read from stdin")
+    pw.add_argument("username")
+    sh = asub.add_parser("shift", help="put an agent on a shift ('' takes them off)")
+    sh.add_argument("username")
+    sh.add_argument("shift")
 
     t = sub.add_parser("token", help="manage API tokens")
     tsub = t.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = tsub.add_parser("create", help="print a new API token once (stored hashed)")
     create.add_argument("name")
+    create.add_argument("--agent", metavar="USERNAME",
+                        help="the token acts as this agent (case actions); without it the token is read-only")
+    tsub.add_parser("list", help="list tokens (never the tokens themselves)")
+    revoke = tsub.add_parser("revoke", help="revoke every live token of this name")
+    revoke.add_argument("name")
+
+    c = sub.add_parser("corrections", help="agents' corrections of the model")
+    csub = c.add_subparsers(dest="corrections_command", required=True, metavar="ACTION")
+    export = csub.add_parser("export", help="write corrections as JSON Lines for `python -m classifier train --extra`")
+    export.add_argument("file", help="output file ('-' for stdout)")
 
     i = sub.add_parser("import", help="import reviews from CSV or JSON Lines through the webhook's pipeline")
     i.add_argument("file")
@@ -89,13 +109,29 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_worker(settings, role=args.role, burst=args.burst)
     if args.command == "agent":
-        from service.commands.agents import cli_add_agent
+        from service.commands import agents
 
-        return cli_add_agent(settings, args.username, args.role, display_name=args.name)
+        if args.agent_command == "add":
+            return agents.cli_add_agent(settings, args.username, args.role, display_name=args.name, shift=args.shift)
+        if args.agent_command == "list":
+            return agents.cli_list_agents(settings)
+        if args.agent_command == "passwd":
+            return agents.cli_passwd(settings, args.username)
+        if args.agent_command == "shift":
+            return agents.cli_set_shift(settings, args.username, args.shift)
+        return agents.cli_set_enabled(settings, args.username, enabled=args.agent_command == "enable")
     if args.command == "token":
-        from service.commands.tokens import cli_create_token
+        from service.commands import tokens
 
-        return cli_create_token(settings, args.name)
+        if args.token_command == "create":
+            return tokens.cli_create_token(settings, args.name, agent=args.agent)
+        if args.token_command == "list":
+            return tokens.cli_list_tokens(settings)
+        return tokens.cli_revoke_token(settings, args.name)
+    if args.command == "corrections":
+        from service.commands.corrections import cli_export_corrections
+
+        return cli_export_corrections(settings, args.file)
     if args.command == "import":
         from service.commands.imports import cli_import
 

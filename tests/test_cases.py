@@ -52,7 +52,7 @@ def test_first_at_risk_review_opens_a_case_with_its_sla_dues(db, pks):
     case_id = put(db, pks[0], priority="P2")
     row = cases.get_case(db, case_id)
     assert (row["status"], row["priority"], row["customer_id"]) == ("open", "P2", "c1")
-    assert from_db(row["first_contact_due"]) == add_business_time(T0, 8 * H, POLICY.calendar)
+    assert from_db(row["first_contact_due"]) == add_business_time(T0, 4 * H, POLICY.calendar)
     assert events(db, case_id) == [("opened", "system", None, "open")]
 
 
@@ -96,8 +96,8 @@ def test_joining_raises_priority_and_recomputes_dues_from_the_original_start(db,
     put(db, pks[2], priority="P1", now=T0 + 3 * H)
     row = cases.get_case(db, case_id)
     assert row["priority"] == "P1"
-    assert from_db(row["first_contact_due"]) == add_business_time(T0, 2 * H, POLICY.calendar)
-    assert from_db(row["resolution_due"]) == add_business_time(T0, 24 * H, POLICY.calendar)
+    assert from_db(row["first_contact_due"]) == add_business_time(T0, 1 * H, POLICY.calendar)
+    assert from_db(row["resolution_due"]) == T0 + 24 * H  # the resolution clock is the wall clock
     changed = db.execute("SELECT detail FROM case_events WHERE case_id = ? AND kind = 'priority_changed'",
                          (case_id,)).fetchone()
     assert json.loads(changed["detail"])["from"] == "P3"
@@ -220,13 +220,13 @@ def test_case_json_has_the_contract_fields_and_wire_times(db, pks):
                 "resolution_due", "first_contacted_at", "resolved_at", "sla"}
     assert contract <= body.keys()
     assert body["review_ids"] == ["r0", "r2"]
-    assert body["first_contact_due"] == "2026-11-26T04:00:00+00:00"
+    assert body["first_contact_due"] == "2026-11-26T03:00:00+00:00"
     assert body["sla"] == {"first_contact": "ok", "resolution": "ok"}
 
 
 def test_case_json_states_are_computed_for_now_before_any_timer_fires(db, pks):
     case_id = put(db, pks[0], priority="P1")
     row = cases.get_case(db, case_id)  # stored states are still "ok"
-    at_risk = cases.case_to_json(db, row, T0 + dt.timedelta(minutes=95), POLICY)["sla"]["first_contact"]
-    breached = cases.case_to_json(db, row, T0 + 2 * H, POLICY)["sla"]["first_contact"]
+    at_risk = cases.case_to_json(db, row, T0 + dt.timedelta(minutes=50), POLICY)["sla"]["first_contact"]
+    breached = cases.case_to_json(db, row, T0 + 1 * H, POLICY)["sla"]["first_contact"]
     assert (row["sla_first_contact"], at_risk, breached) == ("ok", "at_risk", "breached")

@@ -79,6 +79,7 @@ def test_contract_json_counts_accepted_and_duplicates(db):
     assert result.to_json() == {
         "accepted": 1,
         "duplicates": 1,
+        "updated": 0,
         "reviews": [
             {"platform": "default", "review_id": "a", "status": "duplicate"},
             {"platform": "default", "review_id": "b", "status": "accepted"},

@@ -106,8 +106,8 @@ def test_a_stored_breach_stays_a_breach(db):
 
 
 def test_cohort_figures_count_contacts_within_sla_and_the_median_first_response(db):
-    fast, slow = open_case(db, "a"), open_case(db, "b")
-    open_case(db, "c")  # never contacted
+    fast, slow = open_case(db, "a", priority="P2"), open_case(db, "b", priority="P2")
+    open_case(db, "c", priority="P2")  # never contacted, not yet due (first contact: 4 business hours)
     for case_id, minutes in ((fast, 10), (slow, 30)):
         cases.transition(db, case_id, "claimed", "li", T0 + S, policy=POLICY)
         cases.transition(db, case_id, "contacted", "li", T0 + dt.timedelta(minutes=minutes), policy=POLICY)

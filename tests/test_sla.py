@@ -565,10 +565,35 @@ def test_targets_reject_invalid_durations(first_contact, resolution, message):
 
 @pytest.mark.parametrize(
     ("priority", "first_contact", "resolution"),
-    [("P1", 2 * H, 24 * H), ("P2", 8 * H, 48 * H), ("P3", 24 * H, 72 * H)],
+    [("P1", 1 * H, 24 * H), ("P2", 4 * H, 48 * H), ("P3", 8 * H, 48 * H)],
 )
 def test_default_targets(priority, first_contact, resolution):
     assert default_policy().targets[priority] == Targets(first_contact, resolution)
+
+
+def test_by_default_first_contact_counts_business_hours_and_resolution_the_wall_clock():
+    policy = default_policy()
+    assert policy.clocks == {"first_contact": "business", "resolution": "wall"}
+    assert policy.calendar_for("first_contact") == policy.calendar
+    assert policy.calendar_for("resolution").weekly == {day: ((time(0), time(0)),) for day in range(7)}
+
+
+def test_every_complaint_is_due_for_resolution_within_48_wall_clock_hours():
+    policy = default_policy()
+    friday_late = datetime(2026, 11, 27, 21, 30, tzinfo=SHANGHAI)  # outside business hours soon after
+    for priority in ("P1", "P2", "P3"):
+        due = due_at(friday_late, policy.targets[priority].resolution, policy.calendar_for("resolution"), ())
+        assert due - friday_late <= timedelta(hours=48)
+    assert due - friday_late == timedelta(hours=48)
+
+
+def test_a_policy_file_may_count_either_clock_in_business_hours_or_wall_time():
+    policy = parse_policy({"clocks": {"resolution": "business"}}, "Asia/Shanghai")
+    assert policy.clocks == {"first_contact": "business", "resolution": "business"}
+    with pytest.raises(SlaPolicyError, match=r"clocks\.first_contact"):
+        parse_policy({"clocks": {"first_contact": "sometimes"}}, "Asia/Shanghai")
+    with pytest.raises(SlaPolicyError, match=r"clocks\.lunch"):
+        parse_policy({"clocks": {"lunch": "wall"}}, "Asia/Shanghai")
 
 
 def test_default_calendar_is_every_day_9_to_22_in_the_given_zone_without_holidays():

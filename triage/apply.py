@@ -1,7 +1,18 @@
-"""Store a batch of scoring results, then risk and cases. Runs on the database host.
+"""Store a batch of scoring results, then risk, priority and cases. Runs on the database host.
 
 Idempotent: only reviews still ``pending`` are touched, all in one transaction, so a second run of
-the same results (a retried or duplicated job) finds nothing to do and changes nothing.
+the same results (a retried or duplicated job) finds nothing to do and changes nothing. A result
+for text the review no longer has (the customer edited it while it was being scored; results
+carry a fingerprint of the text they scored) is skipped: the new revision has its own job.
+
+Priority follows `triage.priority` (risk, safety P1, reasons); the case records the customer's
+LTV and value tier (top 10 %) and the reasons of every review that joined it.
+
+A re-scored revision (see `triage.ingest`) whose previous revision was negative (negative
+sentiment, or 1-2 stars) and which is no longer a complaint marks its case ``revised_upward``
+(已改评) with a ``revised_upward`` event, whatever the case's status: the customer revising a bad
+review is the outcome the CS team works for. A revision that is still a complaint joins the
+customer's active case as any complaint does (or opens a new one when the old case is done).
 """
 
 from __future__ import annotations
@@ -16,8 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from triage import cases, risk
+from triage import cases, priority, risk
 from triage.db import transaction
+from triage.fingerprint import text_fingerprint
 from triage.sla import SlaPolicy
 from triage.timers import check_case_in_tx
 from triage.timeutil import from_db, to_db
@@ -58,7 +70,8 @@ def apply_results(
     with transaction(conn):
         marks = ",".join("?" * len(by_pk))
         rows = conn.execute(
-            f"SELECT r.id, r.customer_id, r.rating, r.created_at, COALESCE(r.customer_ltv, c.ltv) AS ltv"
+            f"SELECT r.id, r.customer_id, r.rating, r.created_at, r.text, r.revision, r.case_id, r.platform,"
+            f" r.review_id, COALESCE(r.customer_ltv, c.ltv) AS ltv"
             f" FROM reviews r LEFT JOIN customers c ON c.customer_id = r.customer_id"
             f" WHERE r.id IN ({marks}) AND r.status = 'pending' ORDER BY r.created_at, r.id",
             list(by_pk),
@@ -66,6 +79,9 @@ def apply_results(
         outcome.skipped = len(by_pk) - len(rows)
         for row in rows:
             result = by_pk[row["id"]]
+            if "text_sha1" in result and result["text_sha1"] != text_fingerprint(row["text"]):
+                outcome.skipped += 1  # scores for an earlier revision's text
+                continue
             if "error" in result:
                 _fail(conn, [row["id"]], str(result["error"]))
                 outcome.failed += 1
@@ -108,17 +124,26 @@ def _apply_one(
             ltv_threshold=ltv_threshold,
         )
     )
+    decided = priority.decide(assessed, row["text"], causes, row["rating"])
     added = None
-    if assessed.priority is not None:
+    case_id = row["case_id"]
+    if row["revision"] > 1 and case_id is not None and not assessed.complaint:
+        _mark_if_revised_upward(conn, row, result, now)
+    if decided.priority is not None:
         added = cases.add_review(
-            conn, review_pk=row["id"], customer_id=row["customer_id"], priority=assessed.priority,
+            conn, review_pk=row["id"], customer_id=row["customer_id"], priority=decided.priority,
             risk=assessed.score, causes=causes, now=now, policy=policy,
             refresh=False,  # apply_results refreshes each touched case once, after the batch
         )
+        case_id = added.case_id
+        _record_value_and_reasons(conn, case_id, row["ltv"], assessed, decided.reasons)
+    factors = {**assessed.to_json(), "priority": decided.priority,
+               "safety": [{"code": h.code, "label": h.label, "term": h.term, "start": h.start, "end": h.end}
+                          for h in decided.safety]}
     conn.execute(
         "UPDATE reviews SET status = 'scored', error = NULL, sentiment = ?, negative_prob = ?, causes = ?,"
         " cause_probs = ?, terms = ?, model_version = ?, scored_at = ?, risk = ?, risk_factors = ?, priority = ?,"
-        " case_id = ? WHERE id = ? AND status = 'pending'",
+        " case_id = ?, complaints = ? WHERE id = ? AND status = 'pending'",
         (
             result["sentiment"],
             float(result["negative_prob"]),
@@ -129,13 +154,50 @@ def _apply_one(
             result.get("model_version"),
             to_db(now),
             round(assessed.score, 6),
-            json.dumps(assessed.to_json()),
-            assessed.priority,
-            added.case_id if added is not None else None,
+            json.dumps(factors, ensure_ascii=False),
+            decided.priority,
+            case_id,
+            json.dumps(list(result.get("complaints") or []), ensure_ascii=False),
             row["id"],
         ),
     )
     return added
+
+
+def _record_value_and_reasons(conn: sqlite3.Connection, case_id: int, ltv: float | None, assessed: risk.Risk,
+                              reasons: list[dict[str, Any]]) -> None:
+    """The case's customer value (LTV, top-10 % tier) as of this review, and its merged reasons."""
+    current = conn.execute("SELECT priority_reasons, value_tier FROM cases WHERE id = ?", (case_id,)).fetchone()
+    merged = priority.merge_reasons(json.loads(current["priority_reasons"] or "[]"), reasons)
+    tier = "top" if assessed.factors.get("top_customer") else "regular"
+    conn.execute(
+        "UPDATE cases SET priority_reasons = ?, customer_ltv = COALESCE(?, customer_ltv), value_tier = ? WHERE id = ?",
+        (json.dumps(merged, ensure_ascii=False), ltv, tier, case_id),
+    )
+
+
+def _mark_if_revised_upward(conn: sqlite3.Connection, row: sqlite3.Row, result: Mapping[str, Any],
+                            now: datetime) -> None:
+    previous = conn.execute(
+        "SELECT sentiment, rating FROM review_revisions WHERE review_pk = ? AND revision = ?",
+        (row["id"], row["revision"] - 1),
+    ).fetchone()
+    if previous is None:
+        return
+    was_negative = previous["sentiment"] == "negative" or (previous["rating"] is not None and previous["rating"] <= 2)
+    if not was_negative or result["sentiment"] != "positive":
+        return
+    case_id = row["case_id"]
+    cur = conn.execute(
+        "UPDATE cases SET revised_upward = 1, revised_upward_at = COALESCE(revised_upward_at, ?), updated_at = ?,"
+        " version = version + 1 WHERE id = ?",
+        (to_db(now), to_db(now), case_id),
+    )
+    if cur.rowcount:
+        cases.add_event(conn, case_id, "revised_upward", now, detail={
+            "review": f"{row['platform']}/{row['review_id']}", "revision": row["revision"],
+            "previous_rating": previous["rating"], "rating": row["rating"],
+            "negative_prob": round(float(result["negative_prob"]), 4)})
 
 
 def _fail(conn: sqlite3.Connection, pks: Iterable[int], error: str) -> int:

@@ -297,11 +297,51 @@ def _m010_work_queue(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+# The agents' queue order as one sortable text, so one index serves it with no sort step:
+#   '0' active / '1' resolved or closed, then the priority (P1 < P2 < P3), then the value tier
+#   ('0' top 10 % customer, '1' the others), then the nearest due time of a clock still running
+#   (fixed-width UTC text; '~' sorts after every time: a paused clock has no due).
+QUEUE_KEY_SQL = """
+    CASE WHEN status IN ('resolved', 'closed') THEN '1' ELSE '0' END
+    || priority
+    || CASE value_tier WHEN 'top' THEN '0' ELSE '1' END
+    || COALESCE(
+        CASE WHEN first_contacted_at IS NULL AND first_contact_due IS NOT NULL
+                  AND (resolution_due IS NULL OR first_contact_due <= resolution_due)
+             THEN first_contact_due ELSE resolution_due END,
+        '~')
+"""
+
+
+def _m011_queue(db: sqlite_utils.Database) -> None:
+    for statement in (
+        # What the queue row shows and filters on: the product, category and platform of the case's
+        # latest review (kept by triage.cases.store when a review opens or joins the case).
+        "ALTER TABLE cases ADD COLUMN product_id TEXT",
+        "ALTER TABLE cases ADD COLUMN category TEXT",
+        "ALTER TABLE cases ADD COLUMN platform TEXT",
+        """UPDATE cases SET (product_id, category, platform) = (
+               SELECT r.product_id, r.category, r.platform FROM reviews r WHERE r.case_id = cases.id
+               ORDER BY r.created_at DESC, r.id DESC LIMIT 1)""",
+        # A virtual generated column: never stale, costs no storage, and can be indexed.
+        f"ALTER TABLE cases ADD COLUMN queue_key TEXT GENERATED ALWAYS AS ({QUEUE_KEY_SQL}) VIRTUAL",
+        "CREATE INDEX cases_queue ON cases(queue_key, id)",
+        "CREATE INDEX cases_queue_assignee ON cases(assignee, queue_key, id)",
+        "CREATE INDEX cases_queue_product ON cases(product_id, queue_key, id)",
+        "CREATE INDEX cases_queue_category ON cases(category, queue_key, id)",
+        "CREATE INDEX cases_queue_platform ON cases(platform, queue_key, id)",
+        # A correction is about the text the agent saw: the review's revision at the time.
+        "ALTER TABLE corrections ADD COLUMN revision INTEGER",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
     ("003_report_indexes", _m003_report_indexes),
     ("010_work_queue", _m010_work_queue),
+    ("011_queue", _m011_queue),
 ]
 
 

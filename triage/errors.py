@@ -108,9 +108,19 @@ class NotFound(TriageError):
 
 
 class Conflict(TriageError):
-    """The request clashes with the current state (an existing name, a changed version)."""
+    """The request clashes with the current state (an existing name, a changed version).
+
+    Subclasses keep the contract's ``{"error": "conflict", "message"}`` and name their kind in an
+    extra ``reason`` field (e.g. ``stale_version``, ``claimed``), for clients that branch on it."""
 
     code = "conflict"
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if self.reason:
+            body["reason"] = self.reason
+        return body
 
 
 class Busy(TriageError):

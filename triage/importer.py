@@ -46,11 +46,12 @@ class ImportUnreadable(Exception):
 class ImportReport:
     accepted: int = 0
     duplicates: int = 0
+    updated: int = 0  # redelivered with changed text or rating: a new revision
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
     @property
     def processed(self) -> int:
-        return self.accepted + self.duplicates
+        return self.accepted + self.duplicates + self.updated
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,9 @@ def import_file(
         result = ingest(conn, batch, utcnow())
         report.accepted += result.accepted
         report.duplicates += result.duplicates
+        report.updated += result.updated
         batch.clear()
-        if result.accepted:
+        if result.to_score:
             enqueue_after_commit(conn, redis_client)
 
     try:

@@ -1,8 +1,18 @@
 """Storing validated reviews: one transaction per batch, idempotent on (platform, review_id).
 
-A redelivered review is a duplicate: not stored again, so never re-scored and never the cause of
-a second case. A repeat inside one batch is a duplicate of its first occurrence. Scoring is
-handed to the pipeline only after the commit (`enqueue_after_commit`).
+A redelivered review with the same text and rating is a duplicate: not stored again, so never
+re-scored and never the cause of a second case. An identical repeat inside one batch is a
+duplicate of its first occurrence (a changed one, an update of it).
+
+The same (platform, review_id) with a changed text or rating is an **update** (the customer edited
+the review, or added a 追评): the stored content and its scores move to ``review_revisions``
+(revision n), the review takes the new content as revision n + 1, goes back to ``pending`` and is
+scored again through the normal pipeline; its case, if it has one, gets a ``review_revised``
+event. What the new scores mean for the case (已改评, a raised priority, a new case) is decided
+where scores are applied (`triage.apply`). Other fields of an update (names, LTV, product name,
+category, order) replace the stored ones when given.
+
+Scoring is handed to the pipeline only after the commit (`enqueue_after_commit`).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from typing import Any, Literal
 
 import redis
 
+from triage.cases.store import add_event
 from triage.db import transaction
 from triage.pipeline import enqueue_pending
 from triage.timeutil import to_db
@@ -30,8 +41,8 @@ log = logging.getLogger(__name__)
 class Outcome:
     platform: str
     review_id: str
-    status: Literal["accepted", "duplicate"]
-    pk: int | None = None  # reviews.id of a newly stored review
+    status: Literal["accepted", "duplicate", "updated"]
+    pk: int | None = None  # reviews.id of a newly stored (or updated) review
 
 
 @dataclass(frozen=True)
@@ -46,11 +57,21 @@ class IngestResult:
     def duplicates(self) -> int:
         return sum(1 for o in self.reviews if o.status == "duplicate")
 
+    @property
+    def updated(self) -> int:
+        return sum(1 for o in self.reviews if o.status == "updated")
+
+    @property
+    def to_score(self) -> int:
+        """Reviews this batch left pending: new ones and updated ones."""
+        return self.accepted + self.updated
+
     def to_json(self) -> dict[str, Any]:
         """The webhook's 202 body."""
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
+            "updated": self.updated,
             "reviews": [{"platform": o.platform, "review_id": o.review_id, "status": o.status} for o in self.reviews],
         }
 
@@ -112,11 +133,55 @@ def ingest(conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.
             # fetchall, not fetchone: the statement must finish before the next one runs.
             stored = conn.execute(_INSERT_REVIEW, row).fetchall()
             if not stored:
-                outcomes.append(Outcome(review.platform, review.review_id, "duplicate"))
+                pk = _update_if_changed(conn, row, received_at)
+                if pk is None:
+                    outcomes.append(Outcome(review.platform, review.review_id, "duplicate"))
+                else:
+                    conn.execute(_UPSERT_CUSTOMER, row)
+                    outcomes.append(Outcome(review.platform, review.review_id, "updated", pk))
                 continue
             conn.execute(_UPSERT_CUSTOMER, row)
             outcomes.append(Outcome(review.platform, review.review_id, "accepted", stored[0][0]))
     return IngestResult(tuple(outcomes))
+
+
+def _update_if_changed(conn: sqlite3.Connection, row: dict[str, Any], received_at: dt.datetime) -> int | None:
+    """Store a changed redelivery as the review's next revision; its pk, or None for a duplicate."""
+    old = conn.execute(
+        "SELECT * FROM reviews WHERE platform = :platform AND review_id = :review_id", row
+    ).fetchone()
+    if old is None or (old["text"] == row["text"] and old["rating"] == row["rating"]):
+        return None
+    conn.execute(
+        "INSERT INTO review_revisions (review_pk, revision, text, rating, received_at, sentiment, negative_prob,"
+        " causes, complaints, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (old["id"], old["revision"], old["text"], old["rating"], old["received_at"], old["sentiment"],
+         old["negative_prob"], old["causes"], old["complaints"], old["model_version"]),
+    )
+    # Back to pending with no scores (the old ones live on in review_revisions); the case link
+    # stays, so the re-scored revision is judged against its case.
+    conn.execute(
+        """UPDATE reviews SET text = :text, rating = :rating, revision = revision + 1, received_at = :received_at,
+               customer_name = COALESCE(:customer_name, customer_name),
+               customer_ltv = COALESCE(:customer_ltv, customer_ltv),
+               product_name = COALESCE(:product_name, product_name), category = COALESCE(:category, category),
+               order_id = COALESCE(:order_id, order_id),
+               status = 'pending', enqueued_at = NULL, score_job = NULL, attempts = 0, error = NULL,
+               sentiment = NULL, negative_prob = NULL, causes = NULL, cause_probs = NULL, terms = NULL,
+               complaints = NULL, model_version = NULL, scored_at = NULL, risk = NULL, risk_factors = NULL,
+               priority = NULL
+           WHERE id = :pk""",
+        {**row, "pk": old["id"]},
+    )
+    if old["case_id"] is not None:
+        conn.execute("UPDATE cases SET version = version + 1, updated_at = ? WHERE id = ?",
+                     (to_db(received_at), old["case_id"]))
+        add_event(conn, old["case_id"], "review_revised", received_at, detail={
+            "review": f"{old['platform']}/{old['review_id']}", "review_pk": old["id"],
+            "revision": old["revision"] + 1, "previous_rating": old["rating"], "rating": row["rating"],
+            "previous_sentiment": old["sentiment"], "text_changed": old["text"] != row["text"],
+        })
+    return int(old["id"])
 
 
 def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | None) -> int | None:

@@ -1,4 +1,8 @@
-"""API tokens for the read API: shown once, stored only as a SHA-256 hash.
+"""API tokens: shown once, stored only as a SHA-256 hash.
+
+A token without an agent is read-only (the read API). A token created for an agent acts as that
+agent, with the agent's role, and may take case actions; disabling the agent stops its tokens
+(they no longer verify), so a departed colleague's integration cannot act in their name.
 
 Verification looks the token up by its hash, so no comparison ever runs against a stored secret
 and timing reveals nothing useful. Tokens are 256-bit random values, so a plain (unsalted)
@@ -25,6 +29,7 @@ __all__ = [
     "hash_token",
     "list_tokens",
     "revoke_token",
+    "revoke_tokens_named",
     "verify_token",
 ]
 
@@ -44,10 +49,31 @@ class ApiToken:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    agent_id: int | None = None  # None: a read-only token
+    agent: str | None = None  # the agent's username
+    role: str | None = None  # the agent's role, which the token acts with
+
+    @property
+    def read_only(self) -> bool:
+        return self.agent_id is None
+
+    def to_json(self) -> dict[str, object]:
+        """The token's record (never the token itself)."""
+        return {"id": self.id, "name": self.name, "agent": self.agent, "role": self.role,
+                "created_at": _wire(self.created_at), "last_used_at": _wire(self.last_used_at),
+                "revoked_at": _wire(self.revoked_at)}
+
+
+def _wire(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+_SELECT = ("SELECT t.*, a.username AS agent_username, a.role AS agent_role FROM api_tokens t"
+           " LEFT JOIN agents a ON a.id = t.agent_id")
 
 
 def _from_row(row: sqlite3.Row) -> ApiToken:
@@ -57,29 +83,47 @@ def _from_row(row: sqlite3.Row) -> ApiToken:
         created_at=from_db(row["created_at"]),
         last_used_at=from_db(row["last_used_at"]),
         revoked_at=from_db(row["revoked_at"]),
+        agent_id=row["agent_id"],
+        agent=row["agent_username"],
+        role=row["agent_role"],
     )
 
 
-def create_token(conn: sqlite3.Connection, name: str) -> tuple[int, str]:
-    """(id, token). The token is returned this once and never stored."""
+def create_token(conn: sqlite3.Connection, name: str, *, agent: str | None = None) -> tuple[int, str]:
+    """(id, token). The token is returned this once and never stored.
+
+    With `agent` (a username) the token acts as that agent; raises ValidationFailed for a blank
+    name or an unknown or disabled agent.
+    """
     name = name.strip()
     if not name:
         raise ValidationFailed([{"field": "name", "message": "must not be blank"}], code="invalid_token")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction(conn):
+        agent_id = None
+        if agent is not None:
+            found = conn.execute("SELECT id, active FROM agents WHERE username = ?", (agent,)).fetchone()
+            if found is None or not found["active"]:
+                raise ValidationFailed([{"field": "agent", "message": f"no active agent {agent!r}"}],
+                                       code="invalid_token")
+            agent_id = found["id"]
         cur = conn.execute(
-            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
-            (name, hash_token(token), to_db(utcnow())),
+            "INSERT INTO api_tokens (name, token_hash, created_at, agent_id) VALUES (?, ?, ?, ?)",
+            (name, hash_token(token), to_db(utcnow()), agent_id),
         )
     return int(cur.lastrowid), token
 
 
 def verify_token(conn: sqlite3.Connection, token: str | None, *, now: dt.datetime | None = None) -> ApiToken | None:
-    """The live token `token` names, or None. Records its use at most once a minute."""
+    """The live token `token` names, or None. Records its use at most once a minute.
+
+    A token bound to an agent who has been disabled does not verify."""
     if not token:
         return None
     row = conn.execute(
-        "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (hash_token(token),)
+        f"{_SELECT} WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+        " AND (t.agent_id IS NULL OR (a.active = 1 AND a.disabled_at IS NULL))",
+        (hash_token(token),),
     ).fetchone()
     if row is None:
         return None
@@ -115,5 +159,15 @@ def revoke_token(conn: sqlite3.Connection, token_id: int) -> bool:
     return cur.rowcount == 1
 
 
-def list_tokens(conn: sqlite3.Connection) -> list[ApiToken]:
-    return [_from_row(r) for r in conn.execute("SELECT * FROM api_tokens ORDER BY id")]
+def revoke_tokens_named(conn: sqlite3.Connection, name: str, *, now: dt.datetime | None = None) -> int:
+    """Revoke every live token called `name`; how many were revoked (0: none by that name)."""
+    with transaction(conn):
+        cur = conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                           (to_db(now or utcnow()), name.strip()))
+    return cur.rowcount
+
+
+def list_tokens(conn: sqlite3.Connection, *, include_revoked: bool = True) -> list[ApiToken]:
+    """Every token's record (never the token itself), oldest first."""
+    where = "" if include_revoked else " WHERE t.revoked_at IS NULL"
+    return [_from_row(r) for r in conn.execute(f"{_SELECT}{where} ORDER BY t.id")]

@@ -1,4 +1,4 @@
-"""`triage agent add USERNAME --role ROLE [--name NAME]`: the password comes from stdin."""
+"""`triage agent add|list|disable|enable|passwd|shift`: passwords come from stdin."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import getpass
 import sys
 from typing import TextIO
 
-from triage.agents import add_agent
+from triage.agents import add_agent, disable_agent, enable_agent, list_agents, set_password, set_shift
 from triage.config import Settings
 from triage.db import open_db
-from triage.errors import Conflict, ValidationFailed
+from triage.errors import Conflict, NotFound, ValidationFailed
 
-__all__ = ["cli_add_agent", "read_password"]
+__all__ = ["cli_add_agent", "cli_list_agents", "cli_passwd", "cli_set_enabled", "cli_set_shift", "read_password"]
 
 
 def read_password(stdin: TextIO) -> str:
@@ -25,7 +25,8 @@ def read_password(stdin: TextIO) -> str:
 
 
 def cli_add_agent(
-    settings: Settings, username: str, role: str, display_name: str | None = None, *, stdin: TextIO | None = None
+    settings: Settings, username: str, role: str, display_name: str | None = None, *, shift: str | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """Exit 0, or 1 with a reason on stderr."""
     try:
@@ -40,6 +41,8 @@ def cli_add_agent(
     conn = open_db(settings.db_path)
     try:
         agent_id = add_agent(conn, username, password, role, display_name)
+        if shift:
+            set_shift(conn, username, shift)
     except Conflict as exc:
         print(f"triage: {exc.message}", file=sys.stderr)
         return 1
@@ -50,3 +53,61 @@ def cli_add_agent(
         conn.close()
     print(f"Added {role} {username!r} (id {agent_id}).")
     return 0
+
+
+def cli_list_agents(settings: Settings) -> int:
+    conn = open_db(settings.db_path)
+    try:
+        agents = list_agents(conn)
+    finally:
+        conn.close()
+    if not agents:
+        print("no agents (add one with `triage agent add USERNAME --role agent`)", file=sys.stderr)
+        return 0
+    print(f"{'USERNAME':<20} {'ROLE':<11} {'SHIFT':<8} {'STATE':<9} LAST LOGIN")
+    for a in agents:
+        last = f"{a.last_login_at:%Y-%m-%d %H:%M}Z" if a.last_login_at else "never"
+        print(f"{a.username:<20} {a.role:<11} {a.shift or '-':<8} {'active' if a.active else 'disabled':<9} {last}")
+    return 0
+
+
+def _run(settings: Settings, action, *args) -> int:
+    conn = open_db(settings.db_path)
+    try:
+        action(conn, *args)
+    except (NotFound, ValidationFailed) as exc:
+        print(f"triage: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    return 0
+
+
+def cli_set_enabled(settings: Settings, username: str, *, enabled: bool) -> int:
+    status = _run(settings, enable_agent if enabled else disable_agent, username)
+    if status == 0:
+        print(f"{'Enabled' if enabled else 'Disabled'} {username!r}.")
+    return status
+
+
+def cli_passwd(settings: Settings, username: str, *, stdin: TextIO | None = None) -> int:
+    try:
+        password = read_password(stdin or sys.stdin)
+    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+        print(f"triage: {exc or 'no password given'}", file=sys.stderr)
+        return 1
+    if not password:
+        print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent passwd NAME`)",
+              file=sys.stderr)
+        return 1
+    status = _run(settings, set_password, username, password)
+    if status == 0:
+        print(f"Password of {username!r} changed.")
+    return status
+
+
+def cli_set_shift(settings: Settings, username: str, shift: str) -> int:
+    status = _run(settings, set_shift, username, shift)
+    if status == 0:
+        print(f"{username!r} is on shift {shift!r}." if shift.strip() else f"{username!r} is on no shift.")
+    return status

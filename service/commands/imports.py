@@ -47,6 +47,7 @@ class _Bar:
 def _print_report(report: ImportReport, out: TextIO) -> None:
     print(f"accepted: {report.accepted}", file=out)
     print(f"duplicates: {report.duplicates}", file=out)
+    print(f"updated: {report.updated}", file=out)
     print(f"refused: {len(report.refused)}", file=out)
     for line, reason in report.refused[:MAX_REASONS_SHOWN]:
         print(f"  line {line}: {reason}", file=out)

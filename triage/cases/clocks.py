@@ -41,17 +41,18 @@ def compute_clocks(
 ) -> Clocks:
     """Both clocks of a case as seen at `now`; states are `sla.clock_state`'s."""
     targets = policy.targets[priority]
-    calendar, fraction = policy.calendar, policy.at_risk_fraction
+    fraction = policy.at_risk_fraction
+    calendar = {c: policy.calendar_for(c) for c in CLOCKS}  # business hours or the wall clock
     pauses = tuple(pauses)
     done = {"first_contact": first_contacted_at, "resolution": resolved_at}
     target = {"first_contact": targets.first_contact, "resolution": targets.resolution}
-    dues = {c: sla.due_at(started_at, target[c], calendar, pauses) for c in CLOCKS}
-    states = {c: sla.clock_state(started_at, target[c], done[c], now, calendar, pauses, fraction) for c in CLOCKS}
+    dues = {c: sla.due_at(started_at, target[c], calendar[c], pauses) for c in CLOCKS}
+    states = {c: sla.clock_state(started_at, target[c], done[c], now, calendar[c], pauses, fraction) for c in CLOCKS}
     upcoming = []
     if active:
         for c in CLOCKS:
             if done[c] is None:
-                moment = sla.next_transition(started_at, target[c], now, calendar, pauses, fraction)
+                moment = sla.next_transition(started_at, target[c], now, calendar[c], pauses, fraction)
                 if moment is not None:
                     upcoming.append(moment)
     return Clocks(dues["first_contact"], dues["resolution"], states["first_contact"], states["resolution"],

@@ -17,8 +17,8 @@ Life cycle
   stops there).
 * ``waiting_customer`` opens a pause of both clocks (a ``case_pauses`` row); leaving it closes
   the pause and the dues move later by the paused business time.
-* ``resolved`` records ``resolved_at`` (and an optional resolution: refund, resend, apology,
-  explained, other). Reopening (``resolved → contacted``, the customer is not satisfied) clears
+* ``resolved`` records ``resolved_at`` (and an optional resolution: refund, replacement, reship,
+  coupon, explained, other — the contract's codes). Reopening (``resolved → contacted``, the customer is not satisfied) clears
   it: the resolution clock was never really stopped, so the time spent "resolved" counts. A
   reopen is refused while the customer has another active case (one active case per customer).
 * ``closed`` is final; a later complaint by the customer opens a new case.
@@ -51,15 +51,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"closed", "contacted"}),
     "closed": frozenset(),
 }
-RESOLUTIONS = ("refund", "resend", "apology", "explained", "other")
+# The contract's resolution codes: 退款, 换货, 补发, 优惠券补偿, 解释说明, 其他.
+RESOLUTIONS = ("refund", "replacement", "reship", "coupon", "explained", "other")
 
 
 class InvalidTransition(Conflict):
-    code = "invalid_transition"
+    """The case's state rules the change out (409). The body's error is the contract's "conflict";
+    `reason` says which kind."""
+
+    reason = "invalid_transition"
 
 
 class VersionConflict(Conflict):
-    code = "version_conflict"
+    """The caller's `version` is stale: someone changed the case since it was read (409)."""
+
+    reason = "stale_version"
 
 
 def transition(

@@ -199,6 +199,7 @@ def add_review(
     )
     if cur.rowcount == 1:
         case_id = int(cur.lastrowid)
+        _show_review(conn, case_id, review_pk)
         add_event(conn, case_id, "opened", now, to_status="open",
                   detail={"review_pk": review_pk, "priority": priority, "risk": round(risk, 4)})
         if refresh:
@@ -210,7 +211,17 @@ def add_review(
     if row is None:  # only if the active case was resolved between the two statements
         raise Conflict(f"customer {customer_id!r}: active case changed concurrently")
     raised = _join(conn, row, review_pk, priority, risk, causes, now, policy, refresh)
+    _show_review(conn, row["id"], review_pk)
     return AddResult(row["id"], False, raised)
+
+
+def _show_review(conn: sqlite3.Connection, case_id: int, review_pk: int) -> None:
+    # The queue shows (and filters on) the product, category and platform of the latest review.
+    conn.execute(
+        "UPDATE cases SET (product_id, category, platform) = (SELECT product_id, category, platform FROM reviews"
+        " WHERE id = ?) WHERE id = ?",
+        (review_pk, case_id),
+    )
 
 
 def _join(

@@ -15,6 +15,7 @@ from redis import Redis
 from rq import get_current_job
 from rq.job import Job
 
+from triage.fingerprint import text_fingerprint
 from triage.jobs.enqueue import enqueue_apply, enqueue_failure
 
 __all__ = ["on_score_failure", "score_batch", "score_items"]
@@ -45,12 +46,25 @@ def score_items(items: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
             except Exception as exc:
                 predictions.append(exc)
     results = []
-    for pk, prediction in zip(pks, predictions, strict=True):
+    for pk, text, prediction in zip(pks, texts, predictions, strict=True):
         if isinstance(prediction, Exception):
             results.append({"pk": pk, "error": f"scoring failed: {type(prediction).__name__}: {prediction}"[:500]})
         else:
-            results.append({"pk": pk, "model_version": model.version, **prediction.to_json()})
+            result = {"pk": pk, "model_version": model.version, **prediction.to_json(),
+                      "text_sha1": text_fingerprint(text)}
+            # Complaint spans come with the newer classifier; an older one has none to pass on.
+            result.setdefault("complaints", [_span(c) for c in getattr(prediction, "complaints", ())])
+            results.append(result)
     return results
+
+
+def _span(complaint: Any) -> dict[str, Any]:
+    if isinstance(complaint, dict):
+        return complaint
+    if hasattr(complaint, "to_json"):
+        return complaint.to_json()
+    start, end, cause, prob = complaint
+    return {"start": int(start), "end": int(end), "cause": cause, "prob": round(float(prob), 4)}
 
 
 def score_batch(items: Sequence[Sequence[Any]]) -> dict[str, Any]:

@@ -81,6 +81,6 @@ def webhook():
     reviews = reviews_from_body(_parse_json(body), now=received_at)
     conn = get_db()
     result = ingest(conn, reviews, received_at)
-    if result.accepted:
+    if result.to_score:
         enqueue_after_commit(conn, get_redis())
     return jsonify(result.to_json()), 202
