@@ -43,14 +43,20 @@ default, and unknown fields are errors (a typo should not silently leave the def
       "clocks": {                           # per clock: "business" (the calendar) or "wall" (24/7)
         "first_contact": "business",        # default: business
         "resolution": "wall"                # default: wall
-      }
+      },
+      "shifts": [                           # the CS shift calendar (triage.shifts), same zone
+        {"name": "白班", "start": "09:00", "end": "21:00"},
+        {"name": "夜班", "start": "21:00", "end": "09:00"}   # end <= start: runs overnight
+      ]
     }
 
 Hours are positive numbers (fractions allowed) and first contact may not exceed resolution.
 Intervals are ``["HH:MM", "HH:MM"]`` wall-clock times, start before end, ``"24:00"`` allowed as an
 end only; a day's intervals may come in any order but must not overlap. Any problem raises
 `SlaPolicyError`, whose message (and ``field`` attribute) names the offending field, e.g.
-``targets.P1.resolution_hours`` or ``calendar.mon[1]``.
+``targets.P1.resolution_hours`` or ``calendar.mon[1]``. Shifts (see `triage.shifts`) are listed
+with ``"HH:MM"`` starts and ends (an end at or before the start runs past midnight) and must
+cover the 24 hours exactly once, each shift ending where the next begins; names are unique.
 
 Time arithmetic
 ---------------
@@ -77,6 +83,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from triage.shifts import ShiftCalendar, ShiftCalendarError, default_shift_calendar, parse_shifts
 
 __all__ = [
     "CLOCK_KINDS",
@@ -113,7 +121,7 @@ _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.w
 _DEFAULT_TARGET_HOURS = {"P1": (1, 24), "P2": (4, 48), "P3": (8, 48)}
 _DEFAULT_DAY: tuple[Interval, ...] = ((time(9), time(22)),)
 _WALL_DAY: tuple[Interval, ...] = ((time(0), time(0)),)  # 00:00-24:00
-_POLICY_FIELDS = ("targets", "calendar", "holidays", "at_risk_fraction", "clocks")
+_POLICY_FIELDS = ("targets", "calendar", "holidays", "at_risk_fraction", "clocks", "shifts")
 CLOCK_NAMES = ("first_contact", "resolution")
 CLOCK_KINDS = ("business", "wall")
 _DEFAULT_CLOCKS = {"first_contact": "business", "resolution": "wall"}
@@ -194,19 +202,24 @@ class BusinessCalendar:
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Targets per priority, the calendar they are measured in, and the at-risk threshold."""
+    """Targets per priority, the calendar they are measured in, the at-risk threshold, and the
+    customer-service shift calendar (which shift a case belongs to; default 白班 09:00–21:00,
+    夜班 21:00–09:00 in the calendar's zone)."""
 
     targets: dict[str, Targets]
     calendar: BusinessCalendar
     at_risk_fraction: float = DEFAULT_AT_RISK_FRACTION
     # clock name -> "business" (counted in `calendar`) or "wall" (every hour of every day)
     clocks: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_CLOCKS))
+    shifts: ShiftCalendar | None = None  # None: the default shifts in the calendar's zone
 
     def __post_init__(self) -> None:
         _check_fraction(self.at_risk_fraction)
         for name, kind in self.clocks.items():
             if name not in CLOCK_NAMES or kind not in CLOCK_KINDS:
                 raise ValueError(f"clocks: {name!r} -> {kind!r}; expected {CLOCK_NAMES} -> {CLOCK_KINDS}")
+        if self.shifts is None:
+            object.__setattr__(self, "shifts", default_shift_calendar(self.calendar.timezone))
 
     def calendar_for(self, clock: str) -> BusinessCalendar:
         """The calendar `clock` ("first_contact" | "resolution") counts in."""
@@ -586,7 +599,13 @@ def parse_policy(data: object, timezone: str) -> SlaPolicy:
             if kind not in CLOCK_KINDS:
                 raise SlaPolicyError(f"clocks.{name}", f"must be one of {', '.join(CLOCK_KINDS)}, got {_describe(kind)}")
             clocks[name] = kind
-    return SlaPolicy(targets, calendar, fraction, clocks)
+    shifts = None
+    if "shifts" in document:
+        try:
+            shifts = parse_shifts(document["shifts"], timezone)
+        except ShiftCalendarError as exc:
+            raise SlaPolicyError(exc.field, exc.problem) from None
+    return SlaPolicy(targets, calendar, fraction, clocks, shifts)
 
 
 def _describe(value: object) -> str:

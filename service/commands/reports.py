@@ -15,6 +15,7 @@ from triage.db import open_db
 from triage.reports.render import render_csv, render_html, render_json
 from triage.reports.store import weekly_report
 from triage.reports.weeks import IsoWeek, WeekError, last_complete_week
+from triage.sla import load_policy
 from triage.timeutil import utcnow
 
 __all__ = ["cli_weekly"]
@@ -41,7 +42,8 @@ def cli_weekly(
         return 2
     conn = open_db(settings.db_path)
     try:
-        report = weekly_report(conn, target, settings.timezone, fresh=fresh)
+        shifts = load_policy(settings.sla_policy_path, settings.timezone).shifts
+        report = weekly_report(conn, target, settings.timezone, fresh=fresh, shifts=shifts)
     finally:
         conn.close()
     if fmt == "html":

@@ -10,8 +10,9 @@ CSV layout (one tidy table, UTF-8 with BOM so Excel shows Chinese; RFC 4180 quot
 
     section,key,label,metric,value
 
-    section   report | summary | previous | change | by_cause | by_category | top_products |
-              top_products_by_rate | cases | trend
+    section   report | summary | previous | change | by_cause | by_category | categories_by_rate |
+              top_products | top_products_by_rate | cases | trend | cs_shift | cs_agent | cs_overall |
+              sla_by_priority | breached_cases
     key       the item within the section: cause code, category, product_id, ISO week; empty
               for single-row sections (summary, change, cases, report)
     label     a human name for the key: 物流 for logistics, the product name, 未分类 for reviews
@@ -19,6 +20,13 @@ CSV layout (one tidy table, UTF-8 with BOM so Excel shows Chinese; RFC 4180 quot
     metric    the figure's name as in the JSON object (reviews, negative, negative_rate, ...)
     value     integers as digits; rates as ratios 0..1 in full precision (format as % in
               Excel); empty for null; text as is
+
+Every rate comes with its n: `negative_rate_n` beside `negative_rate` in the summary, and in the
+CS sections each rate as three rows `<rate>_count`, `<rate>_n`, `<rate>_rate` (e.g. `satisfaction_count`,
+`satisfaction_n`, `satisfaction_rate`), plus `change_<rate>` for week-on-week differences. In Excel:
+Insert → PivotTable over the whole sheet, `section` as a filter, `key` (or `label`) as rows, `metric`
+as columns, `value` as values (Sum; each cell holds exactly one row). The CS sections' keys are
+shift names (cs_shift) and agent usernames (cs_agent); `cs_overall` has an empty key.
 
 Text cells that Excel would take for a formula (starting with = + - @ or a tab/CR) are
 prefixed with an apostrophe, so a product named "=HYPERLINK(...)" stays text.
@@ -106,6 +114,8 @@ def _csv_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, str, Any]]:
     for metric, value in previous.items():
         if metric != "week":
             rows.append(("previous", previous["week"], "", metric, value))
+    for metric, n in report.get("rates_n", {}).items():
+        rows.append(("summary", "", "", f"{metric}_n", n))
     for metric, value in report["change"].items():
         rows.append(("change", "", "", metric, value))
     for cause, n in report["by_cause"].items():
@@ -113,6 +123,11 @@ def _csv_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, str, Any]]:
     for item in report["by_category"]:
         for metric in ("reviews", "negative", "negative_rate"):
             rows.append(("by_category", item["category"], item["category"] or UNCATEGORISED, metric, item[metric]))
+    for rank, item in enumerate(report.get("categories_by_rate", []), start=1):
+        key, label = item["category"], item["category"] or UNCATEGORISED
+        rows.append(("categories_by_rate", key, label, "rank", rank))
+        for metric in ("reviews", "negative", "negative_rate"):
+            rows.append(("categories_by_rate", key, label, metric, item[metric]))
     for section in ("top_products", "top_products_by_rate"):
         for rank, item in enumerate(report[section], start=1):
             key, label = item["product_id"], item["product_name"]
@@ -122,8 +137,51 @@ def _csv_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, str, Any]]:
     for metric, value in report["cases"].items():
         rows.append(("cases", "", "", metric, value))
     for item in report["trend"]:
-        for metric in ("reviews", "negative", "negative_rate", "rating_negative_rate", "hidden_complaint_rate"):
-            rows.append(("trend", item["week"], _local_date(item["start"]).isoformat(), metric, item[metric]))
+        for metric in ("reviews", "negative", "negative_rate", "rating_negative_rate", "hidden_complaint_rate",
+                       "enough"):
+            if metric in item:
+                rows.append(("trend", item["week"], _local_date(item["start"]).isoformat(), metric, item[metric]))
+    cs = report.get("cs")
+    if cs:
+        for group in cs["by_shift"]:
+            rows.extend(_cs_rows("cs_shift", group["key"], group["label"], group))
+        for group in cs["by_agent"]:
+            rows.extend(_cs_rows("cs_agent", group["key"], group["key"], group))
+        rows.extend(_cs_rows("cs_overall", "", "", cs["overall"]))
+    for item in report.get("sla_by_priority", []):
+        p = item["priority"]
+        rows.append(("sla_by_priority", p, p, "opened", item["opened"]))
+        for name in ("first_contact_within_sla", "resolved_within_sla"):
+            rate = item[name]
+            rows += [("sla_by_priority", p, p, f"{name}_count", rate["count"]),
+                     ("sla_by_priority", p, p, f"{name}_n", rate["n"]),
+                     ("sla_by_priority", p, p, f"{name}_rate", rate["rate"])]
+        rows.append(("sla_by_priority", p, p, "breached", item["breached"]))
+    breached = report.get("breached_cases")
+    if breached:
+        rows.append(("breached_cases", "", "", "total", breached["total"]))
+        for item in breached["items"]:
+            for metric in ("priority", "status", "assignee", "clock", "due", "opened_at"):
+                rows.append(("breached_cases", item["id"], item["url"], metric, item[metric]))
+    return rows
+
+
+def _cs_rows(section: str, key: str, label: str, group: dict[str, Any]) -> list[tuple[str, Any, Any, str, Any]]:
+    minutes = group["first_contact_minutes"]
+    rows: list[tuple[str, Any, Any, str, Any]] = [
+        (section, key, label, "cases_handled", group["cases_handled"]),
+        (section, key, label, "first_contact_minutes_median", minutes["median"]),
+        (section, key, label, "first_contact_minutes_p90", minutes["p90"]),
+        (section, key, label, "first_contact_minutes_n", minutes["n"]),
+        (section, key, label, "not_contacted", group["not_contacted"]),
+        (section, key, label, "resolved", group["resolved"]),
+        (section, key, label, "resolved_within_sla", group["resolved_within_sla"]),
+    ]
+    for name, rate in group["rates"].items():
+        rows += [(section, key, label, f"{name}_count", rate["count"]), (section, key, label, f"{name}_n", rate["n"]),
+                 (section, key, label, f"{name}_rate", rate["rate"])]
+    for name, value in group.get("change", {}).items():
+        rows.append((section, key, label, f"change_{name}", value))
     return rows
 
 
@@ -163,7 +221,7 @@ def _short(text: str, limit: int = 10) -> str:
 def _charts(report: dict[str, Any]) -> dict[str, Any]:
     trend = report["trend"]
     trend_chart = line_chart(
-        [item["week"][5:] for item in trend],
+        [item["week"][5:] + ("*" if item.get("enough") is False else "") for item in trend],
         [
             ("差评率（文本判定）", "negative", [item["negative_rate"] for item in trend]),
             ("平台差评率（≤2星）", "rating", [item["rating_negative_rate"] for item in trend]),
@@ -176,7 +234,9 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
             for cause, n in report["by_cause"].items()
         ]
     )
-    categories = report["by_category"][:CHART_CATEGORIES]
+    # Only categories with enough reviews get a rate bar: 1 negative out of 1 is not the worst category.
+    least = report.get("category_min_reviews", 0)
+    categories = [item for item in report["by_category"] if item["reviews"] >= least][:CHART_CATEGORIES]
     category_chart = bar_chart(
         [
             (
@@ -188,6 +248,25 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
         ]
     )
     return {"trend": trend_chart, "causes": cause_chart, "categories": category_chart}
+
+
+def _minutes(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:g} 分钟" if value < 60 else f"{value / 60:.1f} 小时"
+
+
+def _minutes_change(change: float | None) -> str:
+    return "—" if change is None else f"{change:+g} 分钟"
+
+
+def _rate_text(rate: dict[str, Any] | None, small: int) -> str:
+    """A rate with its n; a small sample as count/n, never a bare percentage."""
+    if not rate or not rate["n"]:
+        return "—"
+    if rate["n"] < small:
+        return f"{rate['count']}/{rate['n']}（样本少）"
+    return f"{pct(rate['rate'], 1)}（n={rate['n']:,}）"
 
 
 def render_html(report: dict[str, Any], links: PageLinks | None = None) -> str:
@@ -205,4 +284,8 @@ def render_html(report: dict[str, Any], links: PageLinks | None = None) -> str:
         pct=pct,
         points=_points,
         num=_num,
+        minutes=_minutes,
+        minutes_change=_minutes_change,
+        rate_text=_rate_text,
+        thin_weeks=[item["week"] for item in report["trend"] if item.get("enough") is False],
     )

@@ -158,5 +158,5 @@ def publish_last_week(week: str | None = None, *, reschedule: bool = True, waite
             description=f"publish weekly report {target} (waiting for pending reviews)",
         )
         return str(target)
-    publish_weekly(conn, target, settings.timezone, now=now)
+    publish_weekly(conn, target, settings.timezone, now=now, shifts=context.policy().shifts)
     return str(target)

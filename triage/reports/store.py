@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from triage.db import transaction
 from triage.reports.weekly import Report, build_weekly
 from triage.reports.weeks import IsoWeek
+from triage.shifts import ShiftCalendar
 from triage.timeutil import UTC, from_db, to_db, to_wire, utcnow
 
 __all__ = ["get_published", "list_published", "publish_weekly", "weekly_report"]
@@ -24,7 +25,8 @@ KIND = "weekly"
 
 
 def publish_weekly(
-    conn: sqlite3.Connection, week: IsoWeek, timezone: str, *, now: datetime | None = None
+    conn: sqlite3.Connection, week: IsoWeek, timezone: str, *, now: datetime | None = None,
+    shifts: ShiftCalendar | None = None,
 ) -> tuple[Report, bool]:
     """Publish `week` unless it already is; returns (the published report, whether this call stored it).
 
@@ -38,7 +40,7 @@ def publish_weekly(
     _, end = week.bounds(ZoneInfo(timezone))
     if now < end.astimezone(UTC):
         raise ValueError(f"{week} has not ended yet (it ends {to_wire(end, ZoneInfo(timezone))})")
-    report = _as_published(build_weekly(conn, week, timezone, now=now))
+    report = _as_published(build_weekly(conn, week, timezone, now=now, shifts=shifts))
     with transaction(conn):
         # Another process may have published meanwhile; the first one wins and stays.
         stored = conn.execute(
@@ -85,6 +87,7 @@ def weekly_report(
     *,
     fresh: bool = False,
     now: datetime | None = None,
+    shifts: ShiftCalendar | None = None,
 ) -> Report:
     """The published report for `week` if there is one (and not `fresh`), else computed now.
 
@@ -94,7 +97,7 @@ def weekly_report(
         published = get_published(conn, week)
         if published is not None:
             return published
-    return build_weekly(conn, week, timezone, now=now)
+    return build_weekly(conn, week, timezone, now=now, shifts=shifts)
 
 
 def _as_published(report: Report) -> Report:

@@ -43,6 +43,25 @@ cases.breached                  week's cases breached at generation time (`now`)
 cases.contacted, cases.resolved week's cases with first_contacted_at / resolved_at set
 cases.median_minutes_to_first_contact  median wall-clock minutes from opened_at to
                                 first_contacted_at over the week's contacted cases; null if none
+rates_n                 the n under each headline rate: {negative_rate: reviews, rating_negative_rate:
+                        rated, hidden_complaint_rate: reviews rated 4 or 5}
+trend[].enough          whether the week had at least `min_reviews_for_rate` reviews; a week with
+                        fewer is drawn, but marked as too few to read
+categories_by_rate      up to 10 categories by negative_rate among those with at least
+                        `min_reviews_for_rate` reviews (the same minimum as products):
+                        {category, reviews, negative, negative_rate}; `category_min_reviews` says it
+cs                      customer service for the week's cases (`triage.metrics.cs`, the same
+                        definitions as the board and the CS metrics API): ``by_shift`` (every shift
+                        of the calendar, in order) and ``by_agent`` as lists of {key, figures...,
+                        previous: the same group's figures last week, change: this minus last week
+                        for resolution_rate, resolution_within_sla_rate, first_contact_within_sla_rate,
+                        satisfaction_rate (ratio differences) and first_contact_median (minutes)},
+                        and ``overall`` likewise
+sla_by_priority         per priority P1..P3, the week's cases: {priority, opened, first_contact_within_sla,
+                        resolved_within_sla (each {count, n, rate}, n = opened), breached}
+breached_cases          the week's cases breached as of generation: {total, limit, items: [{id,
+                        priority, status, assignee, opened_at, clock, due, url: "/cases/<id>"}]},
+                        oldest due first, at most `limit` items
 model_version           the most common reviews.model_version among the week's reviews, else the
                         shipped classifier's version
 complete                whether the week had ended at generation time
@@ -56,7 +75,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -64,14 +83,19 @@ from zoneinfo import ZoneInfo
 
 from classifier.causes import CAUSES
 from triage import metrics
+from triage.metrics.cs import CsFigures, Period, period_report
 from triage.reports.weeks import IsoWeek
-from triage.timeutil import UTC, to_wire, utcnow
+from triage.shifts import ShiftCalendar, default_shift_calendar
+from triage.sla import PRIORITIES
+from triage.timeutil import UTC, from_db, to_db, to_wire, utcnow
 
-__all__ = ["MIN_REVIEWS_FOR_RATE", "TOP_PRODUCTS", "TREND_WEEKS", "build_weekly", "read_snapshot"]
+__all__ = ["BREACHED_LIST_LIMIT", "MIN_REVIEWS_FOR_RATE", "TOP_PRODUCTS", "TREND_WEEKS", "build_weekly",
+           "read_snapshot"]
 
 TREND_WEEKS = 12
 TOP_PRODUCTS = 10
-MIN_REVIEWS_FOR_RATE = 20
+MIN_REVIEWS_FOR_RATE = 20  # rankings by rate, and trend weeks worth reading, need this many reviews
+BREACHED_LIST_LIMIT = 100
 
 Report = dict[str, Any]
 
@@ -97,9 +121,13 @@ def build_weekly(
     now: datetime | None = None,
     top_n: int = TOP_PRODUCTS,
     min_reviews_for_rate: int = MIN_REVIEWS_FOR_RATE,
+    shifts: ShiftCalendar | None = None,
 ) -> Report:
-    """The report for `week` in zone `timezone`, as of `now` (default: the current time)."""
+    """The report for `week` in zone `timezone`, as of `now` (default: the current time).
+
+    `shifts` is the SLA policy's shift calendar (default: 白班/夜班 in `timezone`)."""
     zone = ZoneInfo(timezone)
+    shifts = shifts or default_shift_calendar(timezone)
     now = now or utcnow()
     start, end = week.bounds(zone)
     lo, hi = week.db_bounds(zone)
@@ -111,6 +139,12 @@ def build_weekly(
         top_by_count, top_by_rate = _top_products(conn, lo, hi, top_n, min_reviews_for_rate)
         cases = _cases(conn, lo, hi, now)
         model_version = _model_version(conn, lo, hi)
+        categories_by_rate = _categories_by_rate(conn, lo, hi, top_n, min_reviews_for_rate)
+        monday = week.monday
+        period = Period(monday, monday + timedelta(days=6), timezone)
+        cs = _cs(period_report(conn, period, shifts), period_report(conn, period.previous(), shifts))
+        sla_by_priority = _sla_by_priority(conn, lo, hi, now)
+        breached_cases = _breached_cases(conn, lo, hi, now, zone)
 
     current, previous = totals[-1], totals[-2]
     report: Report = {
@@ -149,10 +183,18 @@ def build_weekly(
         "top_products_by_rate": top_by_rate,
         "top_products_min_reviews": min_reviews_for_rate,
         "trend": [
-            {key: row[key] for key in ("week", "start", "reviews", "negative", "negative_rate",
-                                       "rating_negative_rate", "hidden_complaint_rate")}
+            {**{key: row[key] for key in ("week", "start", "reviews", "negative", "negative_rate",
+                                          "rating_negative_rate", "hidden_complaint_rate")},
+             "enough": row["reviews"] >= min_reviews_for_rate}
             for row in totals
         ],
+        "rates_n": {"negative_rate": current["reviews"], "rating_negative_rate": current["rated"],
+                    "hidden_complaint_rate": current["high_rated"]},
+        "categories_by_rate": categories_by_rate,
+        "category_min_reviews": min_reviews_for_rate,
+        "cs": cs,
+        "sla_by_priority": sla_by_priority,
+        "breached_cases": breached_cases,
         "complete": end.astimezone(UTC) <= now,  # in UTC: same-zone comparisons ignore DST offsets
         "generated_at": to_wire(now, zone),
         "model_version": model_version,
@@ -218,6 +260,7 @@ def _totals_by_week(conn: sqlite3.Connection, weeks: list[IsoWeek], zone: ZoneIn
                 "rating_negative_rate": _rate(rating_negative, rated),
                 "hidden_complaints": hidden,
                 "hidden_complaint_rate": _rate(hidden, high_rated),
+                "high_rated": high_rated,
             }
         )
     return totals
@@ -342,6 +385,113 @@ def _cases(conn: sqlite3.Connection, lo: str, hi: str, now: datetime) -> dict[st
     keys = ("opened", "first_contact_within_sla", "resolved_within_sla", "breached", "contacted", "resolved",
             "median_minutes_to_first_contact")
     return {key: figures[key] for key in keys}
+
+
+def _categories_by_rate(conn: sqlite3.Connection, lo: str, hi: str, top_n: int, min_reviews: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        """
+        SELECT category, COUNT(*) AS reviews, COALESCE(SUM(sentiment = 'negative'), 0) AS negative
+        FROM reviews
+        WHERE created_at >= ? AND created_at < ?
+        GROUP BY category
+        HAVING COUNT(*) >= ?
+        ORDER BY CAST(negative AS REAL) / reviews DESC, negative DESC, category IS NULL, category
+        LIMIT ?
+        """,
+        (lo, hi, min_reviews, top_n),
+    ).fetchall()
+    return [{"category": r["category"], "reviews": r["reviews"], "negative": r["negative"],
+             "negative_rate": _rate(r["negative"], r["reviews"])} for r in rows]
+
+
+_CHANGE_RATES = (("resolution_rate", "resolution"), ("resolution_within_sla_rate", "resolution_within_sla"),
+                 ("first_contact_within_sla_rate", "first_contact_within_sla"), ("satisfaction_rate", "satisfaction"))
+
+
+def _change(current: CsFigures, previous: CsFigures) -> dict[str, float | None]:
+    now_rates, then_rates = current.rates, previous.rates
+    change = {name: _diff(now_rates[key].rate, then_rates[key].rate) for name, key in _CHANGE_RATES}
+    now_median, then_median = current.first_contact_minutes.median, previous.first_contact_minutes.median
+    change["first_contact_median"] = (None if now_median is None or then_median is None
+                                      else round(now_median - then_median, 1))
+    return change
+
+
+def _cs(current, previous) -> dict[str, Any]:
+    """The week's CS figures by shift and agent, each with last week's and the change."""
+    empty = metrics.cs_figures(())
+
+    def entries(now_groups: dict[str, CsFigures], then_groups: dict[str, CsFigures]) -> list[dict[str, Any]]:
+        keys = list(now_groups) + [k for k in then_groups if k not in now_groups]
+        out = []
+        for key in keys:
+            here, there = now_groups.get(key, empty), then_groups.get(key, empty)
+            out.append({"key": key, **here.to_json(), "previous": there.to_json(), "change": _change(here, there)})
+        return out
+
+    return {
+        "from": current.period.start.isoformat(),
+        "to": current.period.end.isoformat(),
+        "previous_from": previous.period.start.isoformat(),
+        "by_shift": [{**e, "label": current.shift_labels.get(e["key"], e["key"])}
+                     for e in entries(current.by_shift, previous.by_shift)],
+        "by_agent": entries(current.by_agent, previous.by_agent),
+        "overall": {**current.overall.to_json(), "previous": previous.overall.to_json(),
+                    "change": _change(current.overall, previous.overall)},
+        "small_sample": metrics.SMALL_SAMPLE,
+    }
+
+
+def _sla_by_priority(conn: sqlite3.Connection, lo: str, hi: str, now: datetime) -> list[dict[str, Any]]:
+    rows = {r["priority"]: r for r in conn.execute(
+        f"""
+        SELECT priority, COUNT(*) AS opened,
+               COALESCE(SUM({metrics.within_sla_sql('first_contact')}), 0) AS fc_within,
+               COALESCE(SUM({metrics.within_sla_sql('resolution')}), 0) AS res_within,
+               COALESCE(SUM({metrics.breached_sql()}), 0) AS breached
+        FROM cases WHERE opened_at >= :lo AND opened_at < :hi
+        GROUP BY priority
+        """,
+        {"lo": lo, "hi": hi, "now": to_db(now)},
+    )}
+    out = []
+    for priority in PRIORITIES:
+        r = rows.get(priority)
+        opened = r["opened"] if r else 0
+        fc, res, breached = (r["fc_within"], r["res_within"], r["breached"]) if r else (0, 0, 0)
+        out.append({
+            "priority": priority,
+            "opened": opened,
+            "first_contact_within_sla": metrics.Rate(fc, opened).to_json(),
+            "resolved_within_sla": metrics.Rate(res, opened).to_json(),
+            "breached": breached,
+        })
+    return out
+
+
+def _breached_cases(conn: sqlite3.Connection, lo: str, hi: str, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
+    params = {"lo": lo, "hi": hi, "now": to_db(now), "limit": BREACHED_LIST_LIMIT}
+    where = f"opened_at >= :lo AND opened_at < :hi AND {metrics.breached_sql()}"
+    total = conn.execute(f"SELECT COUNT(*) FROM cases WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"""
+        SELECT id, priority, status, assignee, opened_at, first_contact_due, resolution_due,
+               {metrics.clock_breached_sql('first_contact')} AS fc_breached
+        FROM cases WHERE {where}
+        ORDER BY CASE WHEN {metrics.clock_breached_sql('first_contact')} THEN first_contact_due
+                      ELSE resolution_due END, id
+        LIMIT :limit
+        """,
+        params,
+    ).fetchall()
+    items = []
+    for r in rows:
+        clock = "first_contact" if r["fc_breached"] else "resolution"
+        due = r["first_contact_due"] if clock == "first_contact" else r["resolution_due"]
+        items.append({"id": r["id"], "priority": r["priority"], "status": r["status"], "assignee": r["assignee"],
+                      "opened_at": to_wire(from_db(r["opened_at"]), zone), "clock": clock,
+                      "due": to_wire(from_db(due), zone), "url": f"/cases/{r['id']}"})
+    return {"total": total, "limit": BREACHED_LIST_LIMIT, "items": items}
 
 
 def _model_version(conn: sqlite3.Connection, lo: str, hi: str) -> str | None:

@@ -14,7 +14,7 @@ from triage.reports.store import weekly_report
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import utcnow
 from web.api.blueprint import bp
-from web.db import get_db, get_settings
+from web.db import get_db, get_policy, get_settings
 
 TRUE_VALUES = ("1", "true", "yes")
 
@@ -33,5 +33,6 @@ def wants_fresh() -> bool:
 
 @bp.get("/reports/weekly")
 def weekly_report_json():
-    report = weekly_report(get_db(), requested_week(), get_settings().timezone, fresh=wants_fresh())
+    report = weekly_report(get_db(), requested_week(), get_settings().timezone, fresh=wants_fresh(),
+                           shifts=get_policy().shifts)
     return jsonify(report)

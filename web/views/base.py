@@ -29,6 +29,7 @@ class NavLink:
 
 NAV = (
     NavLink("queue.index", "工单队列", ("agent", "supervisor", "admin")),
+    NavLink("supervisor.index", "主管看板", ("supervisor", "admin")),
     NavLink("reports.weekly_page", "差评周报", ("supervisor", "admin")),
 )
 

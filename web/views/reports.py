@@ -23,7 +23,7 @@ from triage.reports.weeks import IsoWeek, WeekError
 from triage.timeutil import utcnow
 from web.api.reports import requested_week, wants_fresh
 from web.auth import refusal
-from web.db import get_db, get_settings
+from web.db import get_db, get_policy, get_settings
 from web.security import allow_inline_style
 
 __all__ = ["REPORT_ROLES", "bp"]
@@ -80,7 +80,8 @@ def _links(week: IsoWeek) -> PageLinks:
 @bp.get("/reports/weekly")
 def weekly_page():
     week = requested_week()
-    report = weekly_report(get_db(), week, get_settings().timezone, fresh=wants_fresh())
+    report = weekly_report(get_db(), week, get_settings().timezone, fresh=wants_fresh(),
+                           shifts=get_policy().shifts)
     document = split_document(render_html(report, _links(week)))
     allow_inline_style(document.css)
     return render_template("reports/weekly.html", week=str(week), report_css=Markup(document.css),
@@ -90,7 +91,8 @@ def weekly_page():
 @bp.get("/reports/weekly.csv")
 def weekly_csv():
     week = requested_week()
-    report = weekly_report(get_db(), week, get_settings().timezone, fresh=wants_fresh())
+    report = weekly_report(get_db(), week, get_settings().timezone, fresh=wants_fresh(),
+                           shifts=get_policy().shifts)
     return Response(
         render_csv(report),
         mimetype="text/csv",

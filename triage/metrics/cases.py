@@ -1,4 +1,4 @@
-"""Case metrics, defined once: breached, within SLA, first-response time, resolution rate.
+"""Case metrics, defined once: breached, at risk, within SLA, first-response time, resolution rate.
 
 The API's stats, the weekly report and the supervisors' dashboards all count with these rules,
 each given twice — as SQL over the `cases` table (for counting many cases) and as Python (for one
@@ -14,6 +14,11 @@ A clock (first contact, resolution) of a case is **breached** at instant `now` w
 So the due instant itself is already breached, as `clock_state` says (its thresholds are
 inclusive), while a clock done exactly at its due time has met it. A null due (a pause stopped
 the clock before it came due) is never breached by time. A case is breached when either clock is.
+
+A case is **at risk** at `now` when it is not breached and one of its clocks is not done and
+carries the stored state ``at_risk`` (the SLA checks write it when the clock has used
+`at_risk_fraction` of its target in business time, a figure SQL cannot recompute); its **next
+due** is the due time of the clock it is racing: first contact until contacted, then resolution.
 
 A clock is **within SLA** when it is done and at or before its due time (a null due counts as
 within, as `clock_state` calls it met). **First-response time** is the wall-clock minutes from
@@ -33,13 +38,16 @@ from triage.timeutil import from_db, to_db
 
 __all__ = [
     "CLOCK_COLUMNS",
+    "at_risk_sql",
     "breached_sql",
+    "case_at_risk",
     "case_breached",
     "clock_breached",
     "clock_breached_sql",
     "cohort_figures",
     "first_response_minutes",
     "first_response_minutes_sql",
+    "next_due_sql",
     "open_case_counts",
     "resolution_rate",
     "within_sla",
@@ -72,6 +80,17 @@ def breached_sql(now: str = ":now") -> str:
     return f"({clock_breached_sql('first_contact', now)} OR {clock_breached_sql('resolution', now)})"
 
 
+def at_risk_sql(now: str = ":now") -> str:
+    """True for a case not breached at `now` with an undone clock stored ``at_risk``."""
+    undone = " OR ".join(f"({done} IS NULL AND {state} = 'at_risk')" for _, done, state in CLOCK_COLUMNS.values())
+    return f"(NOT {breached_sql(now)} AND ({undone}))"
+
+
+def next_due_sql() -> str:
+    """The due time of the clock the case is racing: first contact's until contacted, then resolution's."""
+    return "(CASE WHEN first_contacted_at IS NULL THEN first_contact_due ELSE resolution_due END)"
+
+
 def within_sla_sql(clock: str) -> str:
     due, done, _ = CLOCK_COLUMNS[clock]
     return f"({done} IS NOT NULL AND ({due} IS NULL OR {done} <= {due}))"
@@ -102,6 +121,13 @@ def case_breached(row: Mapping[str, Any], now: datetime) -> bool:
                        paused=row["status"] == PAUSED_STATUS, stored_state=row[state])
         for due, done, state in CLOCK_COLUMNS.values()
     )
+
+
+def case_at_risk(row: Mapping[str, Any], now: datetime) -> bool:
+    """`at_risk_sql` for a case row read from the database."""
+    if case_breached(row, now):
+        return False
+    return any(row[done] is None and row[state] == "at_risk" for _, done, state in CLOCK_COLUMNS.values())
 
 
 def within_sla(*, due: datetime | None, done_at: datetime | None) -> bool:

@@ -1,0 +1,86 @@
+"""Read API latency at 1M reviews / 200k cases: `GET /api/v1/cases` (first and deep pages) and
+`GET /api/v1/stats`, p50/p95 over sequential requests, next to a bare Flask route.
+
+The database is a copy of the cached `bench/bigdb.py` build; `triage serve --workers 0` serves it
+(web app + db worker, no scoring). A read-only API token is created in the copy. The same-run
+baseline is a bare Flask app's GET route returning a small JSON on the same werkzeug server.
+
+    .venv/bin/python bench/read_api_bench.py [--requests 200] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bigdb import cached_copy
+from harness import BareFlask, Serve, get, median, pct
+
+QUERIES = (
+    ("`GET /api/v1/stats`", "/api/v1/stats"),
+    ("`GET /api/v1/cases?status=open` (first page, 100)", "/api/v1/cases?status=open"),
+    ("`GET /api/v1/cases?status=open&offset=40000`", "/api/v1/cases?status=open&offset=40000"),
+    ("`GET /api/v1/cases?offset=150000` (all statuses)", "/api/v1/cases?offset=150000"),
+    ("`GET /api/v1/cases/<id>` (one case)", "/api/v1/cases/{case_id}"),
+)
+
+
+def timed(url: str, requests: int, token: str | None = None) -> list[float]:
+    get(url, token)  # warm
+    out = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        get(url, token)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def one_run(requests: int) -> dict[str, tuple[float, float]]:
+    from triage.db import open_db
+    from triage.tokens import create_token
+
+    out = {}
+    with BareFlask() as bare:
+        lat = timed(f"{bare.url}/bare", requests)
+        out["baseline"] = (pct(lat, 50), pct(lat, 95))
+    with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
+        db = cached_copy(Path(tmp) / "triage.db")
+        conn = open_db(db)  # later migrations run here, outside the timings
+        _, token = create_token(conn, "bench")
+        case_id = conn.execute("SELECT id FROM cases WHERE status = 'open' ORDER BY id DESC LIMIT 1").fetchone()[0]
+        conn.close()
+        with Serve(Path(tmp), 0) as serve:
+            for label, path in QUERIES:
+                lat = timed(serve.url + path.format(case_id=case_id), requests, token)
+                out[label] = (pct(lat, 50), pct(lat, 95))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = [one_run(args.requests) for _ in range(args.runs)]
+    print(f"Read API at 1,000,000 reviews / 200,000 cases: {args.requests} sequential requests per query, "
+          f"median of {args.runs} runs\n")
+    print("| request | p50 ms | p95 ms | p95 / baseline p95 | p95 of each run |")
+    print("|---|---:|---:|---:|---|")
+    base95 = median([r["baseline"][1] for r in runs])
+    for label in ["baseline", *(q[0] for q in QUERIES)]:
+        p50 = median([r[label][0] for r in runs]) * 1000
+        p95s = [r[label][1] * 1000 for r in runs]
+        name = "baseline: bare Flask GET route" if label == "baseline" else label
+        ratio = median([r[label][1] / r["baseline"][1] for r in runs])
+        print(f"| {name} | {p50:,.1f} | {median(p95s):,.1f} | {ratio:.1f}x | {', '.join(f'{v:,.1f}' for v in p95s)} |")
+    del base95
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The supervisors' board and the CS metrics at 1M reviews / 200k cases: p50/p95 over sequential
+requests, next to a bare Flask route in the same run.
+
+The database is a copy of the cached `bench/bigdb.py` build (55,000 active cases, 145,000 resolved
+or closed over the year, 40 agents). In the copy, before timing: the 40 agents get accounts and a
+shift (half 白班, half 夜班), and a supervisor gets a login and an API token acting as them.
+`triage serve --workers 0` serves it (web app + db worker, no scoring), as in `read_api_bench.py`.
+
+Timed, each after one warm-up request:
+- the board page `/supervisor` (workload, unassigned, urgent list, 7-day metrics) and its parts;
+- the 12-week metrics: `/supervisor/metrics?period=84d` and `GET /api/v1/metrics/cs` for 84 days,
+  by agent and by shift;
+- a bulk-reassignment preview (`/supervisor/preview?assignee=-&priority=P1`).
+
+    .venv/bin/python bench/supervisor_bench.py [--requests 100] [--runs 3]
+
+`TRIAGE_BENCH_DIR` points at an existing cached build to skip building one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import re
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bigdb import AGENTS, cached_copy
+from harness import BareFlask, Serve, get, median, pct
+
+SUPERVISOR = ("bench.supervisor", "bench-password-1")
+
+
+def queries() -> list[tuple[str, str, str]]:
+    """(label, path, how: 'session' or 'token')."""
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    first = today - timedelta(days=83)
+    cs = f"/api/v1/metrics/cs?from={first}&to={today}"
+    return [
+        ("`GET /supervisor` (whole board, 7-day metrics)", "/supervisor", "session"),
+        ("`GET /supervisor/workload` (part)", "/supervisor/workload", "session"),
+        ("`GET /supervisor/urgent` (part)", "/supervisor/urgent", "session"),
+        ("`GET /supervisor/metrics?period=84d` (12 weeks, part)", "/supervisor/metrics?period=84d", "session"),
+        ("`GET /api/v1/metrics/cs` 12 weeks, group_by=agent", cs + "&group_by=agent", "token"),
+        ("`GET /api/v1/metrics/cs` 12 weeks, group_by=shift", cs + "&group_by=shift", "token"),
+        ("`GET /supervisor/preview?assignee=-&priority=P1` (bulk preview)", "/supervisor/preview?assignee=-&priority=P1",
+         "session"),
+    ]
+
+
+def prepare(db: Path) -> str:
+    """Accounts, shifts and a supervisor's token in the copy; returns the token."""
+    from triage.agents import add_agent
+    from triage.db import open_db
+    from triage.timeutil import to_db
+    from triage.tokens import create_token
+
+    conn = open_db(db)  # later migrations (020's indexes among them) run here, outside the timings
+    stamp = to_db(datetime.now(UTC))
+    conn.execute("BEGIN")
+    for i, name in enumerate(AGENTS):
+        conn.execute(
+            "INSERT OR IGNORE INTO agents (username, password_hash, role, created_at, shift)"
+            " VALUES (?, 'pbkdf2:sha256:1$x$y', 'agent', ?, ?)",
+            (name, stamp, "白班" if i % 2 == 0 else "夜班"),
+        )
+    conn.execute("COMMIT")
+    add_agent(conn, *SUPERVISOR, role="supervisor")
+    _, token = create_token(conn, "bench", agent=SUPERVISOR[0])
+    conn.close()
+    return token
+
+
+class Session:
+    """A signed-in browser stand-in: a cookie jar and the login form's CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        html = self.opener.open(f"{base}/login").read().decode()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        data = urllib.parse.urlencode({"username": SUPERVISOR[0], "password": SUPERVISOR[1],
+                                       "csrf_token": csrf}).encode()
+        self.opener.open(f"{base}/login", data=data).read()
+
+    def get(self, path: str) -> bytes:
+        with self.opener.open(self.base + path, timeout=60) as response:
+            if response.status != 200:
+                raise RuntimeError(f"{path}: HTTP {response.status}")
+            return response.read()
+
+
+def timed(fetch, requests: int) -> list[float]:
+    fetch()  # warm
+    out = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        fetch()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def one_run(requests: int) -> dict[str, tuple[float, float]]:
+    out = {}
+    with BareFlask() as bare:
+        lat = timed(lambda: get(f"{bare.url}/bare"), requests)
+        out["baseline"] = (pct(lat, 50), pct(lat, 95))
+    with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
+        db = cached_copy(Path(tmp) / "triage.db")
+        token = prepare(db)
+        with Serve(Path(tmp), 0) as serve:
+            session = Session(serve.url)
+            for label, path, how in queries():
+                if how == "session":
+                    lat = timed(lambda p=path: session.get(p), requests)
+                else:
+                    lat = timed(lambda p=path: get(serve.url + p, token), requests)
+                out[label] = (pct(lat, 50), pct(lat, 95))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = [one_run(args.requests) for _ in range(args.runs)]
+    print(f"Supervisor board and CS metrics at 1,000,000 reviews / 200,000 cases: {args.requests} sequential "
+          f"requests per row, median of {args.runs} runs\n")
+    print("| request | p50 ms | p95 ms | p95 / baseline p95 | p95 of each run |")
+    print("|---|---:|---:|---:|---|")
+    for label in ["baseline", *(q[0] for q in queries())]:
+        p50 = median([r[label][0] for r in runs]) * 1000
+        p95s = [r[label][1] * 1000 for r in runs]
+        name = "baseline: bare Flask GET route" if label == "baseline" else label
+        ratio = median([r[label][1] / r["baseline"][1] for r in runs])
+        print(f"| {name} | {p50:,.1f} | {median(p95s):,.1f} | {ratio:.1f}x | {', '.join(f'{v:,.1f}' for v in p95s)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Webhook latency under load: POST p50/p95 at a fixed offered rate, next to a bare Flask route.
+
+Open loop: a batch of 100 reviews is due every 100/`--rate` seconds whatever the answers do, and
+each latency is measured from the moment the request was due (so a server that falls behind is
+charged for the queueing it causes, not hidden by it). The target is `triage serve --workers N`
+on a fresh database, scoring and applying as it goes; the same-run baseline is a bare Flask app
+(one route that parses the JSON body and answers 202) on the same werkzeug threaded server, under
+the same offered load.
+
+    .venv/bin/python bench/webhook_latency_bench.py [--rate 2000] [--seconds 15] [--runs 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import BareFlask, Serve, make_reviews, median, pct, post_reviews
+
+
+def offer(url: str, reviews: list[dict], rate: float, batch: int) -> list[float]:
+    """Post `reviews` in batches at `rate` reviews/s; latency (s) of each, from its due time."""
+    batches = [reviews[i:i + batch] for i in range(0, len(reviews), batch)]
+    interval = batch / rate
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def send(due: float, b: list[dict]) -> None:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        post_reviews(url, b)
+        with lock:
+            latencies.append(time.perf_counter() - due)
+
+    start = time.perf_counter() + 0.2
+    with ThreadPoolExecutor(64) as pool:
+        futures = [pool.submit(send, start + i * interval, b) for i, b in enumerate(batches)]
+        for f in futures:
+            f.result()
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2000.0, help="offered reviews/s")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    n = int(args.rate * args.seconds)
+    rows = []
+    for run in range(1, args.runs + 1):
+        reviews = make_reviews(n, seed=100 + run, prefix=f"lat{run}")
+        with BareFlask() as bare:
+            base = offer(bare.url, reviews, args.rate, args.batch)
+        with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp, Serve(Path(tmp), args.workers) as serve:
+            real = offer(serve.url, reviews, args.rate, args.batch)
+        rows.append({"p50": pct(real, 50), "p95": pct(real, 95), "max": max(real),
+                     "b50": pct(base, 50), "b95": pct(base, 95)})
+    print(f"Webhook latency: {args.rate:,.0f} reviews/s offered in batches of {args.batch} for {args.seconds:.0f} s "
+          f"(open loop), `triage serve --workers {args.workers}`, fresh database; median of {args.runs} runs\n")
+    print("| measure (ms) | median | runs |")
+    print("|---|---:|---|")
+    for key, label in (("p50", "webhook p50"), ("p95", "**webhook p95**"), ("max", "webhook max"),
+                       ("b50", "baseline: bare Flask route p50"), ("b95", "baseline: bare Flask route p95")):
+        vals = [r[key] * 1000 for r in rows]
+        print(f"| {label} | {median(vals):,.1f} | {', '.join(f'{v:,.1f}' for v in vals)} |")
+    ratio = [r["p95"] / r["b95"] for r in rows]
+    print(f"| webhook p95 / baseline p95 | {median(ratio):.1f}x | {', '.join(f'{v:.1f}' for v in ratio)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
