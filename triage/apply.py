@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from triage import cases, priority, risk
+from triage.alerts.store import record_reviews
 from triage.db import transaction
 from triage.fingerprint import text_fingerprint
 from triage.sla import SlaPolicy
@@ -46,6 +47,7 @@ class ApplyOutcome:
     skipped: int = 0  # no longer pending: applied before, or failed
     checks: dict[int, datetime | None] = field(default_factory=dict)  # case whose SLA changed -> next check
     escalated: int = 0
+    alert_counts: int = 0  # reviews whose alert counters changed: the alerts job has work
 
     def summary(self) -> dict[str, Any]:
         return {"scored": self.scored, "failed": self.failed, "skipped": self.skipped,
@@ -60,6 +62,7 @@ def apply_results(
     policy: SlaPolicy,
     ltv_threshold: float | None,
     webhook_url: str | None = None,
+    wecom_url: str | None = None,
 ) -> ApplyOutcome:
     """Apply `results` (from `triage.jobs.scoring.score_items`): each {"pk", "model_version", sentiment,
     negative_prob, causes, cause_probs, terms, cause_terms} or {"pk", "error"}."""
@@ -77,6 +80,7 @@ def apply_results(
             list(by_pk),
         ).fetchall()
         outcome.skipped = len(by_pk) - len(rows)
+        scored: list[int] = []
         for row in rows:
             result = by_pk[row["id"]]
             if "text_sha1" in result and result["text_sha1"] != text_fingerprint(row["text"]):
@@ -88,13 +92,16 @@ def apply_results(
                 continue
             added = _apply_one(conn, row, result, now, policy, ltv_threshold)
             outcome.scored += 1
+            scored.append(row["id"])
             if added is not None and added.sla_changed:
                 # A plain join leaves the dues, the stored states and the armed timer as they were.
                 outcome.checks[added.case_id] = None
         for case_id in outcome.checks:
-            next_check, escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url)
+            next_check, escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url, wecom_url=wecom_url)
             outcome.checks[case_id] = next_check
             outcome.escalated += escalated
+        # Product alerts count the batch in the same transaction, so counters and scores never disagree.
+        outcome.alert_counts = record_reviews(conn, scored, now)
     return outcome
 
 

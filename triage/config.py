@@ -51,6 +51,10 @@ class Settings:
     var_dir: Path
     webhook_secret_generated: bool = False
     escalation_webhook_url: str | None = None
+    # Product alerts: a signed webhook for new alerts, and an enterprise WeChat group robot
+    # (企业微信群机器人) told of new alerts and of P1 SLA breaches.
+    alert_webhook_url: str | None = None
+    wecom_webhook_url: str | None = None
     # Session cookie sent over HTTPS only. Off by default because `make run` serves plain
     # http://127.0.0.1; production behind TLS sets TRIAGE_COOKIE_SECURE=1 (docs/deploy.md).
     cookie_secure: bool = False
@@ -105,5 +109,7 @@ class Settings:
             var_dir=var_dir,
             webhook_secret_generated=generated,
             escalation_webhook_url=env.get("TRIAGE_ESCALATION_WEBHOOK_URL") or None,
+            alert_webhook_url=env.get("TRIAGE_ALERT_WEBHOOK_URL") or None,
+            wecom_webhook_url=env.get("TRIAGE_WECOM_WEBHOOK_URL") or None,
             cookie_secure=cookie_secure,
         )

@@ -334,6 +334,8 @@ def _m011_queue(db: sqlite_utils.Database) -> None:
         "ALTER TABLE corrections ADD COLUMN revision INTEGER",
     ):
         db.execute(statement)
+
+
 def _m020_supervisor(db: sqlite_utils.Database) -> None:
     # Minutes from opening to first contact (wall time; NULL until contacted), computed by SQLite
     # on write into the index below, so a metrics query never parses a date.
@@ -355,6 +357,76 @@ def _m020_supervisor(db: sqlite_utils.Database) -> None:
         " first_contacted_at, resolved_at, sla_first_contact, sla_resolution)"
         " WHERE status IN ('open', 'claimed', 'contacted', 'waiting_customer')"
     )
+def _m030_alerts(db: sqlite_utils.Database) -> None:
+    # Product alerts (差评预警). Statement by statement, inside migrate()'s transaction.
+    for statement in (
+        # What a review is counted as in alert_counters ({"hour", "product", "category", "causes"}),
+        # so a re-scored revision or a correction moves its counts instead of adding them twice.
+        "ALTER TABLE reviews ADD COLUMN alert_counted TEXT",
+        # Hourly counters per scope ('p:<product>', 'c:<category>', 'all') and cause ('' = every review):
+        # detection reads a scope's few hundred rows instead of scanning reviews.
+        """CREATE TABLE alert_counters (
+            scope   TEXT NOT NULL,
+            cause   TEXT NOT NULL,
+            hour    TEXT NOT NULL,          -- UTC start of the hour (timeutil.to_db)
+            n       INTEGER NOT NULL,
+            PRIMARY KEY (scope, cause, hour)
+        ) WITHOUT ROWID""",
+        # Scopes with new counts since the last detection run; the run deletes what it judged.
+        """CREATE TABLE alert_dirty (
+            scope       TEXT PRIMARY KEY,
+            category    TEXT,
+            marked_at   TEXT NOT NULL
+        )""",
+        """CREATE TABLE alerts (
+            id                  INTEGER PRIMARY KEY,
+            scope_key           TEXT NOT NULL,          -- 'p:<product>' or 'c:<category>'
+            product_id          TEXT,                   -- NULL for a category alert
+            category            TEXT,
+            cause               TEXT NOT NULL,
+            status              TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            opened_at           TEXT NOT NULL,
+            updated_at          TEXT NOT NULL,
+            window_start        TEXT NOT NULL,          -- reviews from here on belong to the alert
+            count               INTEGER NOT NULL DEFAULT 0,
+            window_reviews      INTEGER NOT NULL DEFAULT 0,
+            rate                REAL,
+            baseline_rate       REAL,
+            p_value             REAL,
+            fired_window_hours  REAL,
+            terms               TEXT NOT NULL DEFAULT '[]',  -- JSON [{term, reviews, share}]
+            acknowledged_at     TEXT,
+            acknowledged_by     TEXT,
+            resolved_at         TEXT,
+            resolved_by         TEXT,
+            resolution          TEXT,
+            note                TEXT
+        )""",
+        # At most one active (open or acknowledged) alert per product, or category, and cause.
+        "CREATE UNIQUE INDEX alerts_one_active ON alerts(scope_key, cause) WHERE status != 'resolved'",
+        "CREATE INDEX alerts_status ON alerts(status, opened_at)",
+        "CREATE INDEX alerts_resolved ON alerts(resolved_at) WHERE resolved_at IS NOT NULL",
+        "CREATE INDEX alerts_opened ON alerts(opened_at)",
+        """CREATE TABLE alert_reviews (
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            review_pk   INTEGER NOT NULL REFERENCES reviews(id),
+            joined_at   TEXT NOT NULL,
+            PRIMARY KEY (alert_id, review_pk)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX alert_reviews_review ON alert_reviews(review_pk)",
+        # Timeline of an alert: opened, reviews_joined, acknowledged, resolved, notified. Append-only.
+        """CREATE TABLE alert_events (
+            id          INTEGER PRIMARY KEY,
+            alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+            at          TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            detail      TEXT
+        )""",
+        "CREATE INDEX alert_events_alert ON alert_events(alert_id, at)",
+        "CREATE INDEX reviews_category ON reviews(category, created_at) WHERE category IS NOT NULL",
+    ):
+        db.execute(statement)
 
 
 MIGRATIONS: list[Migration] = [
@@ -364,6 +436,7 @@ MIGRATIONS: list[Migration] = [
     ("010_work_queue", _m010_work_queue),
     ("011_queue", _m011_queue),
     ("020_supervisor", _m020_supervisor),
+    ("030_alerts", _m030_alerts),
 ]
 
 

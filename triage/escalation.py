@@ -27,7 +27,8 @@ from triage.cases import add_event
 from triage.signing import sign
 from triage.timeutil import to_db, to_wire
 
-__all__ = ["MAX_DELIVERY_ATTEMPTS", "backoff", "deliver_due", "escalate_breach", "http_post"]
+__all__ = ["MAX_DELIVERY_ATTEMPTS", "RejectedDelivery", "backoff", "deliver_due", "escalate_breach", "http_post",
+           "wecom_breach_message"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def escalate_breach(
     now: datetime,
     *,
     webhook_url: str | None,
+    wecom_url: str | None = None,
 ) -> bool:
     """Escalate a breached clock of a P1 case (inside the caller's transaction).
 
@@ -73,7 +75,37 @@ def escalate_breach(
             " ON CONFLICT (dedupe_key) DO NOTHING",
             (to_db(now), webhook_url, json.dumps(payload, ensure_ascii=False), to_db(now), key),
         )
+    if wecom_url:
+        conn.execute(
+            "INSERT INTO outbox (created_at, url, payload, next_attempt_at, dedupe_key) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (dedupe_key) DO NOTHING",
+            (to_db(now), wecom_url, json.dumps(wecom_breach_message(case, clock, now), ensure_ascii=False),
+             to_db(now), f"{key}:wecom"),
+        )
     return True
+
+
+def wecom_breach_message(case: dict[str, Any], clock: str, now: datetime) -> dict[str, Any]:
+    """The enterprise WeChat group robot's markdown message for a P1 breach."""
+    causes = "、".join(case.get("causes") or []) or "—"
+    content = (
+        f"### <font color=\"warning\">P1 工单超时</font>\n"
+        f"> 工单：#{case['id']}\n"
+        f"> 客户：{_md(case.get('customer_id'))}\n"
+        f"> 超时：{_CLOCK_LABEL.get(clock, clock)}\n"
+        f"> 原因：{_md(causes)}\n"
+        f"> 处理人：{_md(case.get('assignee') or '未分配')}\n"
+        f"> 时间：{to_wire(now)}"
+    )
+    return {"msgtype": "markdown", "markdown": {"content": content}}
+
+
+def _md(value: Any) -> str:
+    # Connector-supplied text must not turn into markdown links or headings in the group chat.
+    text = str(value if value is not None else "")
+    for ch in "\\`*_[]<>#":
+        text = text.replace(ch, " ")
+    return text.replace("\n", " ")[:200]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -81,13 +113,27 @@ def backoff(attempts: int) -> timedelta:
     return min(_BACKOFF_BASE * (2 ** max(attempts - 1, 0)), _BACKOFF_CAP)
 
 
+class RejectedDelivery(Exception):
+    """A 2xx answer whose JSON body reports an error (the WeChat robot's ``errcode``)."""
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
-            return response.status
+            status = response.status
+            answer = response.read(65536)
     except urllib.error.HTTPError as exc:
         return exc.code
+    # The enterprise WeChat robot answers 200 with {"errcode": 45009, "errmsg": ...} when it refuses
+    # (rate limit, bad key): that is a failed attempt to retry, not a delivery.
+    try:
+        parsed = json.loads(answer) if answer else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("errcode") not in (None, 0):
+        raise RejectedDelivery(f"errcode {parsed.get('errcode')}: {str(parsed.get('errmsg'))[:200]}")
+    return status
 
 
 def deliver_due(

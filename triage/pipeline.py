@@ -218,6 +218,7 @@ def sweep(
     Each part runs even if another fails (a Redis outage must not stop SLA escalations, which
     need only SQLite); failures are logged and the next pass tries again.
     """
+    from triage.alerts.jobs import run_detection
     from triage.escalation import deliver_due
     from triage.timers import check_case, due_case_ids
 
@@ -230,7 +231,8 @@ def sweep(
     checks: dict[int, datetime | None] = {}
     try:
         for case_id in due_case_ids(conn, now):
-            checks[case_id], escalated = check_case(conn, case_id, now, policy, settings.escalation_webhook_url)
+            checks[case_id], escalated = check_case(conn, case_id, now, policy, settings.escalation_webhook_url,
+                                                    wecom_url=settings.wecom_webhook_url)
             report["escalated"] += escalated
         report["checked"] = len(checks)
     except Exception:
@@ -239,6 +241,11 @@ def sweep(
         schedule_case_checks(redis, checks, now)  # re-arm timers a lost Redis took with it
     except Exception:
         log.exception("could not re-arm SLA timers")
+    try:
+        # Alerts whose debounced job a lost Redis took with it (run_detection only reads dirty scopes).
+        report["alerts_opened"] = run_detection(conn, now, settings).summary()["opened"]
+    except Exception:
+        log.exception("alert detection sweep failed")
     try:
         report["delivered"], _ = deliver_due(conn, now, settings.webhook_secrets[0])
     except Exception:

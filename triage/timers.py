@@ -21,7 +21,8 @@ __all__ = ["check_case", "check_case_in_tx", "due_case_ids"]
 
 
 def check_case_in_tx(
-    conn: sqlite3.Connection, case_id: int, now: datetime, policy: SlaPolicy, webhook_url: str | None
+    conn: sqlite3.Connection, case_id: int, now: datetime, policy: SlaPolicy, webhook_url: str | None,
+    *, wecom_url: str | None = None,
 ) -> tuple[datetime | None, int]:
     """Refresh the clocks and escalate (inside the caller's transaction).
 
@@ -36,15 +37,16 @@ def check_case_in_tx(
     if row["priority"] == "P1" and breached:
         case = cases.case_to_json(conn, row, now, policy)
         for clock in breached:
-            escalated += escalate_breach(conn, case, clock, now, webhook_url=webhook_url)
+            escalated += escalate_breach(conn, case, clock, now, webhook_url=webhook_url, wecom_url=wecom_url)
     return from_db(row["sla_next_check_at"]), escalated
 
 
 def check_case(
-    conn: sqlite3.Connection, case_id: int, now: datetime, policy: SlaPolicy, webhook_url: str | None
+    conn: sqlite3.Connection, case_id: int, now: datetime, policy: SlaPolicy, webhook_url: str | None,
+    *, wecom_url: str | None = None,
 ) -> tuple[datetime | None, int]:
     with transaction(conn):
-        return check_case_in_tx(conn, case_id, now, policy, webhook_url)
+        return check_case_in_tx(conn, case_id, now, policy, webhook_url, wecom_url=wecom_url)
 
 
 def due_case_ids(conn: sqlite3.Connection, now: datetime, limit: int = 1000) -> list[int]:

@@ -36,7 +36,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Every blueprint is named here: a misnamed module fails at start-up, never silently.
     from web import auth, health
     from web.api import bp as api_bp
-    from web.views import base, landing, queue, reports, supervisor
+    from web.views import alerts, base, landing, queue, reports, supervisor
 
     # The API (Bearer tokens) and the webhook (HMAC signature) are not cookie-authenticated: no CSRF.
     security.init_app(app, settings, exempt=(api_bp,))
@@ -48,6 +48,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(queue.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(supervisor.bp)
+    app.register_blueprint(alerts.bp)
     return app
 
 

@@ -6,20 +6,24 @@ their settings, connection and SLA policy from `triage.jobs.context`, which the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis import Redis
 from rq import get_current_job
 
+from triage.alerts.jobs import run_detection
 from triage.apply import apply_results, cached_ltv_threshold, mark_failed
 from triage.escalation import deliver_due
 from triage.jobs import context
-from triage.jobs.enqueue import enqueue_delivery, schedule_case_checks
+from triage.jobs.enqueue import enqueue_delivery, enqueue_detect_alerts, schedule_case_checks
 from triage.timers import check_case
 from triage.timeutil import to_wire, utcnow
 
-__all__ = ["apply_scores", "check_case_sla", "deliver_outbox", "fail_reviews"]
+log = logging.getLogger(__name__)
+
+__all__ = ["apply_scores", "check_case_sla", "deliver_outbox", "detect_alerts", "fail_reviews"]
 
 
 def _job_redis() -> Redis | None:
@@ -39,12 +43,18 @@ def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         policy=context.policy(),
         ltv_threshold=cached_ltv_threshold(conn, settings.db_path),
         webhook_url=settings.escalation_webhook_url,
+        wecom_url=settings.wecom_webhook_url,
     )
     redis = _job_redis()
     if redis is not None:
         schedule_case_checks(redis, outcome.checks, now)
         if outcome.escalated:
             enqueue_delivery(redis)
+        if outcome.alert_counts:
+            try:
+                enqueue_detect_alerts(redis, now)
+            except Exception:  # never fail an apply for the alerts: the sweep judges dirty products too
+                log.exception("could not enqueue alert detection; the sweep will run it")
     return outcome.summary()
 
 
@@ -58,7 +68,7 @@ def check_case_sla(case_id: int) -> dict[str, Any]:
     settings = context.settings()
     now = utcnow()
     next_check, escalated = check_case(context.db(), case_id, now, context.policy(),
-                                       settings.escalation_webhook_url)
+                                       settings.escalation_webhook_url, wecom_url=settings.wecom_webhook_url)
     redis = _job_redis()
     if redis is not None:
         schedule_case_checks(redis, {case_id: next_check}, now)
@@ -72,3 +82,16 @@ def deliver_outbox() -> dict[str, int]:
     settings = context.settings()
     delivered, failed = deliver_due(context.db(), utcnow(), settings.webhook_secrets[0])
     return {"delivered": delivered, "failed": failed}
+
+
+def detect_alerts() -> dict[str, Any]:
+    """The alerts job (debounced after applies): judge the products and categories with new counts."""
+    settings = context.settings()
+    outcome = run_detection(context.db(), utcnow(), settings)
+    redis = _job_redis()
+    if redis is not None:
+        if outcome.notified:
+            enqueue_delivery(redis)
+        if outcome.more:
+            enqueue_detect_alerts(redis, utcnow())
+    return outcome.summary()

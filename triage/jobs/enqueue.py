@@ -31,10 +31,12 @@ from rq.job import Job
 from triage.timeutil import utcnow
 
 __all__ = [
+    "ALERTS_DEBOUNCE_SECONDS",
     "APPLY_QUEUE",
     "APPLY_SCORES",
     "CHECK_CASE_SLA",
     "DELIVER_OUTBOX",
+    "DETECT_ALERTS",
     "FAIL_REVIEWS",
     "JOB_PATHS",
     "ON_SCORE_FAILURE",
@@ -43,6 +45,7 @@ __all__ = [
     "SLA_QUEUE",
     "enqueue_apply",
     "enqueue_delivery",
+    "enqueue_detect_alerts",
     "enqueue_failure",
     "enqueue_score",
     "retry_policy",
@@ -57,7 +60,11 @@ APPLY_SCORES = "triage.jobs.database.apply_scores"
 FAIL_REVIEWS = "triage.jobs.database.fail_reviews"
 CHECK_CASE_SLA = "triage.jobs.database.check_case_sla"
 DELIVER_OUTBOX = "triage.jobs.database.deliver_outbox"
-JOB_PATHS = (SCORE_BATCH, ON_SCORE_FAILURE, APPLY_SCORES, FAIL_REVIEWS, CHECK_CASE_SLA, DELIVER_OUTBOX)
+DETECT_ALERTS = "triage.jobs.database.detect_alerts"
+JOB_PATHS = (SCORE_BATCH, ON_SCORE_FAILURE, APPLY_SCORES, FAIL_REVIEWS, CHECK_CASE_SLA, DELIVER_OUTBOX, DETECT_ALERTS)
+# Alert detection runs at most once per this many seconds however many apply batches land: the
+# batches of one window share one job (its id names the window), which judges every product touched.
+ALERTS_DEBOUNCE_SECONDS = 5
 
 # A batch of 100 scores in ~30 ms; the timeout only bounds a pathological batch or a hung model.
 SCORE_TIMEOUT = 120
@@ -123,6 +130,25 @@ def enqueue_delivery(redis: Redis) -> None:
         )
     except DuplicateJobError:
         pass
+
+
+def enqueue_detect_alerts(redis: Redis, now: datetime, *, delay: int = ALERTS_DEBOUNCE_SECONDS) -> bool:
+    """Schedule the alerts job for the end of the current debounce window (once per window).
+
+    Returns False if this window's job exists already. The job drains ``alert_dirty``, so work a
+    lost job leaves behind is picked up by the next window's job or by the sweep.
+    """
+    window = math.floor(now.timestamp() / delay) * delay + delay
+    at = datetime.fromtimestamp(window, UTC)
+    try:
+        Queue(APPLY_QUEUE, connection=redis).enqueue_at(
+            at, DETECT_ALERTS, job_id=f"alerts-{window}", unique=True, retry=retry_policy(),
+            job_timeout=APPLY_TIMEOUT, result_ttl=SLA_RESULT_TTL, failure_ttl=FAILURE_TTL,
+            description="detect product alerts",
+        )
+    except DuplicateJobError:
+        return False
+    return True
 
 
 def _whole_second_after(moment: datetime) -> datetime:

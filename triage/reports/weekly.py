@@ -84,6 +84,7 @@ from zoneinfo import ZoneInfo
 from classifier.causes import CAUSES
 from triage import metrics
 from triage.metrics.cs import CsFigures, Period, period_report
+from triage.alerts.report import weekly_alerts
 from triage.reports.weeks import IsoWeek
 from triage.shifts import ShiftCalendar, default_shift_calendar
 from triage.sla import PRIORITIES
@@ -138,6 +139,7 @@ def build_weekly(
         by_category = _by_category(conn, lo, hi)
         top_by_count, top_by_rate = _top_products(conn, lo, hi, top_n, min_reviews_for_rate)
         cases = _cases(conn, lo, hi, now)
+        alerts = weekly_alerts(conn, lo, hi, now)
         model_version = _model_version(conn, lo, hi)
         categories_by_rate = _categories_by_rate(conn, lo, hi, top_n, min_reviews_for_rate)
         monday = week.monday
@@ -198,6 +200,7 @@ def build_weekly(
         "complete": end.astimezone(UTC) <= now,  # in UTC: same-zone comparisons ignore DST offsets
         "generated_at": to_wire(now, zone),
         "model_version": model_version,
+        "alerts": alerts,  # product alerts (差评预警): see triage.alerts.report
         "published": False,  # store.publish_weekly freezes a copy saying True
     }
     return report

@@ -31,6 +31,7 @@ NAV = (
     NavLink("queue.index", "工单队列", ("agent", "supervisor", "admin")),
     NavLink("supervisor.index", "主管看板", ("supervisor", "admin")),
     NavLink("reports.weekly_page", "差评周报", ("supervisor", "admin")),
+    NavLink("alerts.index", "差评预警", ("supervisor", "admin")),
 )
 
 # Flask's English error names, said in Chinese with a hint of what to do next.

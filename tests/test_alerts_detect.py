@@ -1,0 +1,164 @@
+"""The alert statistic at its edges: no history, tiny products, bad baselines, resolves."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from scipy.stats import betabinom
+
+from triage.alerts.detect import (
+    DEFAULT_PARAMS,
+    Beta,
+    Counts,
+    DetectorParams,
+    WindowCounts,
+    baseline_posterior,
+    baseline_start,
+    category_rate,
+    evaluate,
+    upper_tail,
+    window_start,
+)
+
+DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
+NO_HISTORY = Counts(0, 0)
+CATEGORY_RATE = 0.03
+
+
+def windows(day: tuple[int, int], week: tuple[int, int]) -> list[WindowCounts]:
+    """(complaints, reviews) in the last 24 hours and the last 7 days."""
+    return [WindowCounts(DAY, Counts(*day)), WindowCounts(WEEK, Counts(*week))]
+
+
+def test_one_review_that_complains_never_alerts():
+    decision = evaluate(windows((1, 1), (1, 1)), NO_HISTORY, CATEGORY_RATE)
+    assert not decision.alert
+    assert decision.rate == 1.0
+
+
+def test_two_complaints_out_of_two_reviews_stay_below_the_minimum_count():
+    assert not evaluate(windows((2, 2), (2, 2)), NO_HISTORY, CATEGORY_RATE).alert
+
+
+def test_three_complaints_in_a_day_on_a_quiet_product_without_history_alert():
+    decision = evaluate(windows((3, 3), (3, 5)), NO_HISTORY, CATEGORY_RATE)
+    assert decision.alert
+    assert decision.window == DAY
+
+
+def test_a_product_without_history_is_judged_at_its_category_rate():
+    decision = evaluate(windows((0, 10), (1, 40)), NO_HISTORY, CATEGORY_RATE)
+    assert decision.baseline_rate == pytest.approx(CATEGORY_RATE)
+
+
+def test_a_product_whose_baseline_is_already_bad_does_not_alert_at_its_usual_rate():
+    bad_history = Counts(60, 200)  # 30 % of its reviews complain, every month
+    usual_week = windows((2, 7), (15, 50))
+    assert not evaluate(usual_week, bad_history, CATEGORY_RATE).alert
+    # The same week on a product with a clean history is an alert.
+    assert evaluate(usual_week, Counts(6, 200), CATEGORY_RATE).alert
+
+
+def test_a_bad_baseline_still_alerts_when_it_gets_much_worse():
+    assert evaluate(windows((12, 14), (20, 50)), Counts(60, 200), CATEGORY_RATE).alert
+
+
+def test_the_baseline_shrinks_toward_the_category_rate_by_the_prior_strength():
+    params = dataclasses.replace(DEFAULT_PARAMS, prior_strength=30.0, rate_cv=0.01)
+    prior = baseline_posterior(Counts(0, 30), 0.04, params)
+    # Thirty clean reviews weigh as much as the prior: half way from 4 % to 0 %.
+    assert prior.mean == pytest.approx(0.02)
+
+
+def test_a_long_history_is_capped_so_its_rate_is_never_treated_as_exact():
+    params = DEFAULT_PARAMS
+    prior = baseline_posterior(Counts(300, 10_000), CATEGORY_RATE, params)
+    mean = (300 + params.prior_strength * CATEGORY_RATE) / (10_000 + params.prior_strength)
+    assert prior.mean == pytest.approx(mean, rel=1e-9)
+    cv = ((1 - mean) / (mean * (prior.a + prior.b + 1))) ** 0.5
+    assert cv == pytest.approx(params.rate_cv)
+
+
+def test_a_short_history_keeps_its_own_wider_uncertainty():
+    prior = baseline_posterior(Counts(1, 20), CATEGORY_RATE)
+    assert prior.a + prior.b == pytest.approx(DEFAULT_PARAMS.prior_strength + 20)
+
+
+def test_a_busy_product_needs_more_than_its_daily_noise_to_alert():
+    history = Counts(84, 2800)  # 100 reviews a day at 3 %
+    assert not evaluate(windows((6, 100), (22, 700)), history, CATEGORY_RATE).alert
+    assert evaluate(windows((14, 105), (30, 705)), history, CATEGORY_RATE).alert
+
+
+def test_a_slow_build_up_over_the_week_alerts_through_the_long_window():
+    history = Counts(3, 300)  # 1 % on ~10 reviews a day
+    decision = evaluate(windows((1, 10), (9, 70)), history, CATEGORY_RATE)
+    assert decision.alert
+    assert decision.window == WEEK
+
+
+def test_the_alert_reports_the_long_window_count_and_rate():
+    decision = evaluate(windows((3, 3), (4, 20)), NO_HISTORY, CATEGORY_RATE)
+    assert (decision.count, decision.reviews, decision.rate) == (4, 20, 0.2)
+
+
+def test_the_minimum_count_holds_even_when_the_tail_is_tiny():
+    params = dataclasses.replace(DEFAULT_PARAMS, min_count=4)
+    history = Counts(0, 5000)
+    assert not evaluate(windows((3, 3), (3, 3)), history, 0.001, params).alert
+
+
+def test_no_reviews_in_the_window_means_no_alert():
+    decision = evaluate(windows((0, 0), (0, 0)), Counts(10, 100), CATEGORY_RATE)
+    assert not decision.alert
+    assert decision.rate is None
+    assert decision.p_value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "a", "b"),
+    [(1, 1, 0.9, 29.1), (3, 5, 0.9, 29.1), (6, 45, 9.0, 291.0), (12, 700, 9.0, 291.0), (30, 4000, 2.0, 50.0),
+     (40, 60, 0.5, 200.0)],
+)
+def test_the_upper_tail_agrees_with_scipy(k, n, a, b):
+    assert upper_tail(k, n, Beta(a, b)) == pytest.approx(float(betabinom.sf(k - 1, n, a, b)), rel=1e-6, abs=1e-12)
+
+
+def test_the_upper_tail_is_one_at_zero_and_zero_beyond_n():
+    assert upper_tail(0, 10, Beta(1, 30)) == 1.0
+    assert upper_tail(11, 10, Beta(1, 30)) == 0.0
+
+
+def test_windows_start_at_the_last_resolve_so_old_complaints_cannot_reopen():
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    resolved = now - timedelta(hours=5)
+    assert window_start(now, WEEK, resolved) == resolved
+    assert window_start(now, WEEK, now - timedelta(days=9)) == now - WEEK
+    assert window_start(now, WEEK, None) == now - WEEK
+
+
+def test_the_baseline_is_the_period_before_the_long_window():
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    start, end = baseline_start(now)
+    assert end == now - WEEK
+    assert end - start == DEFAULT_PARAMS.baseline
+
+
+def test_a_category_without_reviews_takes_the_overall_rate():
+    assert category_rate(Counts(0, 0), Counts(50, 1000)) == pytest.approx(0.05)
+    assert category_rate(Counts(0, 0), Counts(0, 0), fallback=0.02) == pytest.approx(0.02)
+
+
+def test_counts_refuse_more_complaints_than_reviews():
+    with pytest.raises(ValueError):
+        Counts(3, 2)
+
+
+def test_parameters_are_checked():
+    with pytest.raises(ValueError):
+        DetectorParams(alpha=0)
+    with pytest.raises(ValueError):
+        DetectorParams(windows=())
