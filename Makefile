@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/triage serve
+	$(BIN)/triage serve --demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

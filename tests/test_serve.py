@@ -83,18 +83,18 @@ def test_workers_exit_when_serve_is_killed_outright(tmp_path):
         assert alive == []
 
 
-def test_demo_fills_a_fresh_database_once(db, tmp_path):
-    login = load_demo(db, tmp_path)
+def test_demo_fills_a_fresh_database_once(db):
+    login = load_demo(db)
     assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS) >= 40
     agent = db.execute("SELECT role FROM agents WHERE username = ?", (login.username,)).fetchone()
     assert agent["role"] == "supervisor"
-    again = load_demo(db, tmp_path)  # a later start: nothing added, the same login shown
-    assert again == login and db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS)
+    assert load_demo(db) is None  # a later start: nothing added, and no password to show again
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == len(DEMO_REVIEWS)
 
 
-def test_demo_leaves_a_database_with_data_alone(db, tmp_path):
+def test_demo_leaves_a_database_with_data_alone(db):
     from tests.pipeline_support import add_reviews, review
 
     add_reviews(db, [review("real-1", "物流太慢了")])
-    assert load_demo(db, tmp_path) is None
+    assert load_demo(db) is None
     assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 1

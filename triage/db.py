@@ -427,6 +427,27 @@ def _m030_alerts(db: sqlite_utils.Database) -> None:
         "CREATE INDEX reviews_category ON reviews(category, created_at) WHERE category IS NOT NULL",
     ):
         db.execute(statement)
+def _m050_login_throttle(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins (per account and per address, for throttling) and account lockouts
+    # (triage.login_throttle). Rows older than the throttle window are pruned as new ones come.
+    db.executescript(
+        """
+        CREATE TABLE login_failures (
+            id          INTEGER PRIMARY KEY,
+            username    TEXT NOT NULL,
+            address     TEXT NOT NULL,
+            at          TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_username ON login_failures(username, at);
+        CREATE INDEX login_failures_address ON login_failures(address, at);
+        CREATE TABLE login_lockouts (
+            username    TEXT PRIMARY KEY,
+            locked_at   TEXT NOT NULL,
+            until       TEXT NOT NULL,
+            failures    INTEGER NOT NULL
+        );
+        """
+    )
 
 
 MIGRATIONS: list[Migration] = [
@@ -437,6 +458,7 @@ MIGRATIONS: list[Migration] = [
     ("011_queue", _m011_queue),
     ("020_supervisor", _m020_supervisor),
     ("030_alerts", _m030_alerts),
+    ("050_login_throttle", _m050_login_throttle),
 ]
 
 

@@ -12,8 +12,20 @@ import hashlib
 import hmac
 import secrets
 import string
+import threading
 
-__all__ = ["check_password_hash", "generate_password_hash"]
+__all__ = ["HashingBusy", "check_password_hash", "generate_password_hash"]
+
+# scrypt with Werkzeug's cost takes ~32 MiB and ~0.1 s of a core per check: sixteen concurrent
+# guesses would take half a gigabyte. At most this many run at once per process; the rest wait
+# up to HASH_WAIT_SECONDS, then get HashingBusy (a 503 to the caller) instead of piling up.
+MAX_CONCURRENT_HASHES = 2
+HASH_WAIT_SECONDS = 10.0
+_hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+
+
+class HashingBusy(RuntimeError):
+    """Too many password checks are running; try again shortly."""
 
 SALT_CHARS = string.ascii_letters + string.digits
 SALT_LENGTH = 16
@@ -22,7 +34,17 @@ _PBKDF2_DEFAULT_ITERATIONS = 1_000_000
 
 
 def _derive(method: str, salt: str, password: str) -> tuple[str, str]:
-    """(hex digest, the method spelled out in full) — raises ValueError for an unknown method."""
+    """(hex digest, the method spelled out in full) — raises ValueError for an unknown method,
+    HashingBusy when the concurrency bound has been full for HASH_WAIT_SECONDS."""
+    if not _hashing.acquire(timeout=HASH_WAIT_SECONDS):
+        raise HashingBusy("too many password checks at once")
+    try:
+        return _derive_now(method, salt, password)
+    finally:
+        _hashing.release()
+
+
+def _derive_now(method: str, salt: str, password: str) -> tuple[str, str]:
     name, *args = method.split(":")
     if name == "scrypt":
         try:

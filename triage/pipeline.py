@@ -5,13 +5,20 @@ Enqueueing is claim-then-enqueue: a transaction stamps a batch of pending rows w
 commit the job goes to Redis. Concurrent web requests therefore never enqueue a review twice.
 
 Recovery (`recover`) looks at pending reviews claimed more than `GRACE` ago and asks Redis about
-their job. A job that is waiting (queued, scheduled for a retry, deferred) is left alone, so a
-long backlog is never enqueued twice. The review is re-enqueued when its job is gone (Redis was
-lost or flushed, or the web process died between commit and enqueue), failed or finished
-without its results being stored, or started more than `STALE_AFTER` ago (its worker died: a
-score job takes well under a second, and rq kills one after `SCORE_TIMEOUT`). Each claim counts
-in ``reviews.attempts``; a review still pending after `MAX_ATTEMPTS` claims becomes ``failed``
-with the reason in ``reviews.error``.
+their job. A job that is really waiting is left alone, so a long backlog is never enqueued twice:
+"really" means its status says queued, scheduled or deferred *and* its id is on that queue or in
+that registry (a status alone can outlive the queue entry: a Redis restarted from an older
+snapshot, a worker killed between dequeue and start). A started job is alive while its worker is
+(`triage.liveness`: on this host its pid, elsewhere its heartbeat) and for at most `STALE_AFTER`
+(a hung job). The review is re-enqueued when its job is gone (Redis was lost or flushed, or the
+web process died between commit and enqueue), failed, started by a dead worker, or finished
+without its results being stored. Each claim counts in ``reviews.attempts``; a review still
+pending after `MAX_ATTEMPTS` claims becomes ``failed`` with the reason in ``reviews.error``.
+
+Timing (the promise: every accepted review scored within 90 s of a dead process coming back): the
+sweep runs every `SWEEP_INTERVAL_SECONDS` (15 s) and looks at claims older than `GRACE` (20 s),
+so a job lost or orphaned at any moment is re-enqueued within about 35 s of the db worker running,
+and a restarted worker takes over a dead scheduler's lock at once (`service.worker`).
 
 The periodic sweep (`sweep`) is recovery + the SLA safety net (cases whose next SLA change is
 due) + escalation webhook delivery. It runs in a thread of the one db-role worker (`Sweeper`)
@@ -36,6 +43,7 @@ from rq.job import Job, JobStatus
 from triage.config import Settings
 from triage.db import transaction
 from triage.jobs.enqueue import enqueue_score, schedule_case_checks
+from triage.liveness import worker_alive
 from triage.sla import SlaPolicy
 from triage.timeutil import to_db, utcnow
 
@@ -46,6 +54,7 @@ __all__ = [
     "SWEEP_INTERVAL_SECONDS",
     "Sweeper",
     "enqueue_pending",
+    "pending_backlog",
     "recover",
     "sweep",
 ]
@@ -53,11 +62,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
-GRACE = timedelta(seconds=30)
+GRACE = timedelta(seconds=20)
 STALE_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
-SWEEP_INTERVAL_SECONDS = 60.0
-_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+SWEEP_INTERVAL_SECONDS = 15.0
 
 
 def _new_job_id() -> str:
@@ -113,16 +121,36 @@ def enqueue_pending(
         total += len(items)
 
 
-def _alive(job: Job | None, now: datetime, stale_after: timedelta) -> bool | None:
+class _Waiting:
+    """Membership of the queues and registries a waiting job must be in, read once per sweep."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queued: dict[str, set[str]] = {}
+
+    def holds(self, job: Job, status: JobStatus) -> bool:
+        origin = job.origin
+        if status == JobStatus.QUEUED:
+            if origin not in self._queued:
+                ids = self.redis.lrange(f"rq:queue:{origin}", 0, -1)
+                self._queued[origin] = {i.decode() if isinstance(i, bytes) else i for i in ids}
+            return job.id in self._queued[origin]
+        registry = {JobStatus.SCHEDULED: "scheduled", JobStatus.DEFERRED: "deferred"}[status]
+        return self.redis.zscore(f"rq:{registry}:{origin}", job.id) is not None
+
+
+def _alive(job: Job | None, now: datetime, stale_after: timedelta, waiting: _Waiting) -> bool | None:
     """True: still going; False: dead; None: finished (look at its apply job)."""
     if job is None:
         return False
     status = job.get_status(refresh=False)
-    if status in _WAITING:
-        return True
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return waiting.holds(job, status)
     if status == JobStatus.STARTED:
         started = job.started_at or job.enqueued_at
-        return started is not None and now - started.astimezone(now.tzinfo) < stale_after
+        if started is None or now - started.astimezone(now.tzinfo) >= stale_after:
+            return False
+        return worker_alive(waiting.redis, job.worker_name, now=now)
     if status == JobStatus.FINISHED:
         return None
     return False
@@ -131,8 +159,9 @@ def _alive(job: Job | None, now: datetime, stale_after: timedelta) -> bool | Non
 def _dead_jobs(redis: Redis, job_ids: Sequence[str], now: datetime, stale_after: timedelta) -> set[str]:
     dead: set[str] = set()
     finished: list[str] = []
+    waiting = _Waiting(redis)
     for job_id, job in zip(job_ids, Job.fetch_many(job_ids, connection=redis), strict=True):
-        state = _alive(job, now, stale_after)
+        state = _alive(job, now, stale_after, waiting)
         if state is None:
             finished.append(job_id)
         elif not state:
@@ -141,7 +170,7 @@ def _dead_jobs(redis: Redis, job_ids: Sequence[str], now: datetime, stale_after:
     for job_id, job in zip(finished, Job.fetch_many(apply_ids, connection=redis), strict=True):
         # Scored, and the results were stored (apply finished) or are on their way; a pending
         # review under a finished apply was never stored: score it again.
-        if not _alive(job, now, stale_after):
+        if not _alive(job, now, stale_after, waiting):
             dead.add(job_id)
     return dead
 
@@ -203,6 +232,16 @@ def recover(
     if retry:
         log.info("recovery re-enqueued %d reviews", len(retry))
     return count
+
+
+def pending_backlog(conn: sqlite3.Connection, now: datetime | None = None) -> tuple[int, float | None]:
+    """(pending reviews, age in seconds of the oldest one since it was received, or None)."""
+    from triage.timeutil import from_db
+
+    count, oldest = conn.execute("SELECT COUNT(*), MIN(received_at) FROM reviews WHERE status = 'pending'").fetchone()
+    if not count or oldest is None:
+        return 0, None
+    return int(count), max(((now or utcnow()) - from_db(oldest)).total_seconds(), 0.0)
 
 
 def sweep(

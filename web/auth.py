@@ -7,11 +7,16 @@ the next request, not at the next login). Views say who may see them with `login
 from its `before_request`, so a new route cannot forget the check.
 
 The JSON API does not use this: it authenticates each request by Bearer token (web/api/auth.py).
+
+Failed sign-ins are throttled per account and per address and lock an account out after repeated
+failures (`triage.login_throttle`); password checks are bounded in number (`triage.passwords`).
+Each failed sign-in and each refusal for want of a role is one line on the `triage.audit` logger.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -19,6 +24,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 
 from triage.agents import Agent, authenticate, get_agent
+from triage.login_throttle import check_login_allowed, record_login_failure, record_login_success
+from triage.passwords import HashingBusy
+from triage.timeutil import utcnow
 from web.db import get_db
 
 __all__ = ["bp", "login_required", "refusal", "role_required", "safe_next"]
@@ -27,7 +35,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
 
+audit = logging.getLogger("triage.audit")
+
 BAD_LOGIN = "用户名或密码不正确，或该账号已停用。"
+LOCKED = "登录失败次数过多，该账号已暂时锁定，请 {minutes} 分钟后再试，或请管理员解锁（triage agent unlock 用户名）。"
+THROTTLED = "此网络地址登录失败次数过多，请 {minutes} 分钟后再试。"
+BUSY = "登录请求过多，请稍后再试。"
 MISSING_FIELDS = "请填写用户名和密码。"
 SESSION_KEY = "agent"
 
@@ -64,6 +77,8 @@ def refusal(roles: tuple[str, ...] = ()) -> Response | None:
     if g.get("agent") is None:
         return redirect(url_for("auth.login", next=_here()))
     if roles and g.agent.role not in roles:
+        audit.warning("permission refused: agent=%s role=%s %s %s needs=%s address=%s", g.agent.username,
+                      g.agent.role, request.method, request.path, "|".join(roles), request.remote_addr)
         return Response(render_template("forbidden.html", roles=roles), status=403)
     return None
 
@@ -96,23 +111,44 @@ def login():
         return redirect(next_url or url_for("queue.index"))
     error = None
     username = ""
+    status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
+        address = request.remote_addr or "?"
         if not username or not password:
-            error = MISSING_FIELDS
+            error, status = MISSING_FIELDS, 400
         else:
-            agent = authenticate(get_db(), username, password)
-            if agent is None:
-                error = BAD_LOGIN  # one message for unknown user, wrong password and disabled account
+            conn = get_db()
+            now = utcnow()
+            refused = check_login_allowed(conn, username, address, now=now)
+            if refused is not None:
+                wait = refused.retry_after(now)
+                audit.warning("login refused: username=%r address=%s reason=%s", username, address, refused.reason)
+                template = LOCKED if refused.reason == "account_locked" else THROTTLED
+                error, status = template.format(minutes=max(wait // 60, 1)), 429
+                headers["Retry-After"] = str(wait)
             else:
-                # A fresh session: nothing from before the login (e.g. a planted session id) survives.
-                session.clear()
-                session[SESSION_KEY] = agent.username
-                session.permanent = True
-                return redirect(next_url or url_for("queue.index"))
-    status = 200 if error is None else 400
-    return render_template("login.html", error=error, username=username, next=next_url or ""), status
+                try:
+                    agent = authenticate(conn, username, password)
+                except HashingBusy:
+                    agent = None
+                    error, status = BUSY, 503
+                    headers["Retry-After"] = "5"
+                if agent is None and status != 503:
+                    locked_until = record_login_failure(conn, username, address, now=now)
+                    audit.warning("login failed: username=%r address=%s%s", username, address,
+                                  " (account now locked)" if locked_until else "")
+                    error, status = BAD_LOGIN, 400  # one message for unknown user, wrong password and disabled
+                elif agent is not None:
+                    record_login_success(conn, agent.username)
+                    # A fresh session: nothing from before the login (e.g. a planted session id) survives.
+                    session.clear()
+                    session[SESSION_KEY] = agent.username
+                    session.permanent = True
+                    return redirect(next_url or url_for("queue.index"))
+    return render_template("login.html", error=error, username=username, next=next_url or ""), status, headers
 
 
 @bp.post("/logout")

@@ -8,6 +8,7 @@ paths get a Chinese HTML page in the site's layout (web/views/base.py).
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 
@@ -55,6 +56,9 @@ _HTTP_CODES = {413: "too_large", 415: "unsupported_media_type", 500: "internal_e
 
 def _domain_error(exc: e.TriageError) -> tuple[Response, int]:
     status = status_for(exc)
+    if status == 403:
+        logging.getLogger("triage.audit").warning(
+            "permission refused: %s %s (%s) address=%s", request.method, request.path, exc, request.remote_addr)
     response = jsonify(exc.to_dict())
     if type(exc) is e.Unauthorized:
         # The read API's scheme (RFC 6750); webhook signature failures are not a Bearer challenge.

@@ -6,12 +6,12 @@ import getpass
 import sys
 from typing import TextIO
 
-from triage.agents import add_agent, disable_agent, enable_agent, list_agents, set_password, set_shift
+from triage.agents import add_agent, get_agent, disable_agent, enable_agent, list_agents, set_password, set_shift
 from triage.config import Settings
 from triage.db import open_db
 from triage.errors import Conflict, NotFound, ValidationFailed
 
-__all__ = ["cli_add_agent", "cli_list_agents", "cli_passwd", "cli_set_enabled", "cli_set_shift", "read_password"]
+__all__ = ["cli_add_agent", "cli_list_agents", "cli_passwd", "cli_set_enabled", "cli_set_shift", "cli_unlock_agent", "read_password"]
 
 
 def read_password(stdin: TextIO) -> str:
@@ -111,3 +111,19 @@ def cli_set_shift(settings: Settings, username: str, shift: str) -> int:
     if status == 0:
         print(f"{username!r} is on shift {shift!r}." if shift.strip() else f"{username!r} is on no shift.")
     return status
+
+
+def cli_unlock_agent(settings: Settings, username: str) -> int:
+    """`triage agent unlock USERNAME`: lift a lockout after repeated failed sign-ins."""
+    from triage.login_throttle import unlock_account
+
+    conn = open_db(settings.db_path)
+    try:
+        if get_agent(conn, username) is None:
+            print(f"triage: no agent {username!r}", file=sys.stderr)
+            return 1
+        was_locked = unlock_account(conn, username)
+    finally:
+        conn.close()
+    print(f"Unlocked {username!r}." if was_locked else f"{username!r} was not locked; failed sign-ins forgotten.")
+    return 0
