@@ -6,7 +6,15 @@ import getpass
 import sys
 from typing import TextIO
 
-from triage.agents import add_agent, get_agent, disable_agent, enable_agent, list_agents, set_password, set_shift
+from triage.agents import (
+    add_agent,
+    disable_agent,
+    enable_agent,
+    get_agent,
+    list_agents,
+    set_password,
+    set_shift,
+)
 from triage.config import Settings
 from triage.db import open_db
 from triage.errors import Conflict, NotFound, ValidationFailed

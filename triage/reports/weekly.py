@@ -83,8 +83,8 @@ from zoneinfo import ZoneInfo
 
 from classifier.causes import CAUSES
 from triage import metrics
-from triage.metrics.cs import CsFigures, Period, period_report
 from triage.alerts.report import weekly_alerts
+from triage.metrics.cs import CsFigures, Period, period_report
 from triage.reports.weeks import IsoWeek
 from triage.shifts import ShiftCalendar, default_shift_calendar
 from triage.sla import PRIORITIES
