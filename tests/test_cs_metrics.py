@@ -249,13 +249,17 @@ def test_period_bounds_follow_dst_in_the_zone():
 # --- the SQL path agrees with the Python definitions ----------------------------------------------
 
 
-def test_sql_aggregation_agrees_with_the_python_definitions_on_a_mixed_history(db):
+@pytest.mark.parametrize("accounts", [3, 2, 0], ids=["all-agents-known", "one-unknown", "none-known"])
+def test_sql_aggregation_agrees_with_the_python_definitions_on_a_mixed_history(db, accounts):
     import random
 
+    from triage.agents import add_agent
     from triage.metrics.cs import reference_report
 
     rng = random.Random(12)
     agents = ["li", "wang", "chen"]
+    for name in agents[:accounts]:  # a credited name with no account sends the query down its fallback
+        add_agent(db, name, "pw-123456", "agent")
     for i in range(60):
         opened = at(1 + rng.randrange(3), rng.randrange(24), rng.randrange(60))
         case = Timeline(db, f"c{i}", opened, rng.choice(["P1", "P2", "P3"]))

@@ -1,7 +1,7 @@
-"""Who works which shift: agents' shift membership (`agents.shift`) and the roster the board shows.
+"""Who works which shift: the roster the board shows (active agents with their `agents.shift`).
 
-The shift names come from the policy's shift calendar (`triage.shifts`); an agent may have no
-shift (NULL) until a supervisor sets one. A case's shift in the metrics is the shift it was
+Shift names come from the policy's shift calendar (`triage.shifts`; `triage agent shift` checks
+them, `triage.agents.set_shift` stores them); an agent may have no shift until one is set. A case's shift in the metrics is the shift it was
 opened in, not its agent's: membership says whom a supervisor coaches for which shift.
 """
 
@@ -10,11 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from triage.db import transaction
-from triage.errors import NotFound, ValidationFailed
-from triage.shifts import ShiftCalendar
-
-__all__ = ["RosterEntry", "roster", "set_shift"]
+__all__ = ["RosterEntry", "roster"]
 
 
 @dataclass(frozen=True)
@@ -36,16 +32,3 @@ def roster(conn: sqlite3.Connection, *, roles: tuple[str, ...] = ("agent",)) -> 
     )
     return [RosterEntry(r["username"], r["display_name"], r["role"], r["shift"]) for r in rows]
 
-
-def set_shift(conn: sqlite3.Connection, username: str, shift: str | None, calendar: ShiftCalendar) -> None:
-    """Put an agent on `shift` (a name in `calendar`), or on none with None.
-
-    Raises ValidationFailed for an unknown shift, NotFound for an unknown agent.
-    """
-    if shift is not None and calendar.get(shift) is None:
-        raise ValidationFailed([{"field": "shift", "message": f"unknown shift {shift!r}; the shifts are "
-                                 + ", ".join(calendar.names)}], code="invalid_shift")
-    with transaction(conn):
-        cur = conn.execute("UPDATE agents SET shift = ? WHERE username = ?", (shift, username))
-    if cur.rowcount != 1:
-        raise NotFound(f"agent {username!r} not found")

@@ -211,7 +211,7 @@ class SlaPolicy:
     at_risk_fraction: float = DEFAULT_AT_RISK_FRACTION
     # clock name -> "business" (counted in `calendar`) or "wall" (every hour of every day)
     clocks: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_CLOCKS))
-    shifts: ShiftCalendar | None = None  # None: the default shifts in the calendar's zone
+    shifts: ShiftCalendar | None = None  # None: the default shifts (白班/夜班) in the calendar's zone
 
     def __post_init__(self) -> None:
         _check_fraction(self.at_risk_fraction)

@@ -18,6 +18,7 @@ from triage.agents import (
 from triage.config import Settings
 from triage.db import open_db
 from triage.errors import Conflict, NotFound, ValidationFailed
+from triage.sla import load_policy
 
 __all__ = ["cli_add_agent", "cli_list_agents", "cli_passwd", "cli_set_enabled", "cli_set_shift", "cli_unlock_agent", "read_password"]
 
@@ -45,6 +46,9 @@ def cli_add_agent(
     if not password:
         print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent add ...`)",
               file=sys.stderr)
+        return 1
+    if shift and (problem := unknown_shift(settings, shift)):
+        print(f"triage: {problem}", file=sys.stderr)
         return 1
     conn = open_db(settings.db_path)
     try:
@@ -114,7 +118,18 @@ def cli_passwd(settings: Settings, username: str, *, stdin: TextIO | None = None
     return status
 
 
+def unknown_shift(settings: Settings, shift: str) -> str | None:
+    """Why `shift` is not a shift of the SLA policy's calendar, or None when it is one."""
+    names = load_policy(settings.sla_policy_path, settings.timezone).shifts.names
+    if shift.strip() in names:
+        return None
+    return f"unknown shift {shift!r}; the SLA policy's shifts are {', '.join(names)}"
+
+
 def cli_set_shift(settings: Settings, username: str, shift: str) -> int:
+    if shift.strip() and (problem := unknown_shift(settings, shift)):
+        print(f"triage: {problem}", file=sys.stderr)
+        return 1
     status = _run(settings, set_shift, username, shift)
     if status == 0:
         print(f"{username!r} is on shift {shift!r}." if shift.strip() else f"{username!r} is on no shift.")

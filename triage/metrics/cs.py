@@ -41,10 +41,16 @@ least once / cases resolved at least once — resolved now, or reopened).
 
 A rate over fewer than `SMALL_SAMPLE` cases is a *small sample*: pages show it with its n and a
 mark, never as a bare "100%".
+
+Two ways to the same figures: `cs_figures` over `CaseOutcome` rows is the definition (and what
+`reference_report` computes, reading every row); `period_report`, which the board, the API and the
+report call, sums the trigger-kept columns of migration 020 in SQLite instead, and tests hold the
+two to each other.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
@@ -57,7 +63,6 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from triage.errors import ValidationFailed
-from triage.metrics.cases import within_sla_sql
 from triage.shifts import ShiftCalendar, shift_at
 from triage.timeutil import to_db
 
@@ -429,13 +434,13 @@ def shift_namer(shifts: ShiftCalendar) -> Callable[[str], str]:
 _OUTCOME_SQL = """
     SELECT id, opened_at, resolved_by, assignee, priority, first_contacted_at, first_contact_due,
            resolved_at, resolution_due, satisfaction, revised_upward, reopened_count
-    FROM cases INDEXED BY cases_cs_metrics
+    FROM cases
     WHERE opened_at >= ? AND opened_at < ?
 """
 
 
 def fetch_outcomes(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar) -> list[CaseOutcome]:
-    """The period's cases as CaseOutcomes, read from one covering index range."""
+    """The period's cases as CaseOutcomes, every column of every row (the plain way; for tests)."""
     lo, hi = period.db_bounds()
     namer = shift_namer(shifts)
     parse = datetime.fromisoformat
@@ -531,70 +536,86 @@ def _segments_cte(period: Period, shifts: ShiftCalendar) -> tuple[str, list[Any]
     return f"seg(shift, lo, hi) AS (VALUES {values})", params
 
 
-_PERIOD_CASES = """
-    SELECT seg.shift AS shift, COALESCE(c.resolved_by, c.assignee) AS agent, c.*
-    FROM seg JOIN cases AS c INDEXED BY cases_cs_metrics ON c.opened_at >= seg.lo AND c.opened_at < seg.hi
-"""
+# The sums of a group, from the trigger-kept columns of migration 020 (`cs_flags` bits; see
+# triage/db.py): (field, SQL over one index entry).
+_SUMS: tuple[tuple[str, str], ...] = (
+    ("cases", "COUNT(*)"),
+    ("contacted", "SUM((cs_flags >> 8) & 1)"),
+    ("fc_within", "SUM(cs_flags & 1)"),
+    ("resolved", "SUM((cs_flags >> 1) & 1)"),
+    ("res_within", "SUM((cs_flags >> 2) & 1)"),
+    ("answers", "SUM((cs_flags >> 3) & 1)"),
+    ("satisfied", "SUM((cs_flags >> 4) & 1)"),
+    ("revised", "SUM((cs_flags >> 5) & 1)"),
+    ("ever", "SUM((cs_flags >> 6) & 1)"),
+    ("reopened", "SUM((cs_flags >> 7) & 1)"),
+)
+_SUM_FIELDS = tuple(name for name, _ in _SUMS)
+# One pass over a group's index range gives its sums and its minutes to first contact (as text,
+# which Python parses far faster than it would build one row object per case).
+_SUM_JSON = "json_array(" + ", ".join(f"COALESCE({expr}, 0)" for _, expr in _SUMS) + ", group_concat(cs_minutes))"
 
 
-def _sql_sums(conn: sqlite3.Connection, cte: str, params: list[Any]) -> list[sqlite3.Row]:
-    return conn.execute(
-        f"""
-        WITH {cte}, pc AS ({_PERIOD_CASES})
-        SELECT shift, agent, COUNT(*) AS cases,
-               SUM(first_contacted_at IS NOT NULL) AS contacted,
-               SUM({within_sla_sql('first_contact')}) AS fc_within,
-               SUM(resolved_at IS NOT NULL) AS resolved,
-               SUM({within_sla_sql('resolution')}) AS res_within,
-               SUM(resolved_at IS NOT NULL AND satisfaction IS NOT NULL) AS answers,
-               SUM(resolved_at IS NOT NULL AND satisfaction = 'satisfied') AS satisfied,
-               SUM(resolved_at IS NOT NULL AND revised_upward) AS revised,
-               SUM(resolved_at IS NOT NULL OR reopened_count > 0) AS ever,
-               SUM(reopened_count > 0) AS reopened
-        FROM pc
-        GROUP BY shift, agent
-        """,
-        params,
-    ).fetchall()
+def _sums(packed: str) -> tuple[dict[str, int], list[float]]:
+    *counts, minutes = json.loads(packed)
+    return dict(zip(_SUM_FIELDS, counts, strict=True)), list(map(float, minutes.split(","))) if minutes else []
 
 
-def _sql_minutes(conn: sqlite3.Connection, cte: str, params: list[Any]) -> list[tuple[str, str | None, float]]:
-    """(shift, agent, minutes to first contact) of every contacted case, fewest minutes first."""
-    return conn.execute(
+def _sql_shift_sums(conn: sqlite3.Connection, cte: str,
+                    params: list[Any]) -> list[tuple[str, dict[str, int], list[float]]]:
+    """Sums and minutes per shift span: one narrow index range each (a correlated subquery), no sort."""
+    rows = conn.execute(
         f"""
         WITH {cte}
-        SELECT seg.shift, COALESCE(c.resolved_by, c.assignee), c.first_contact_minutes
-        FROM seg JOIN cases AS c INDEXED BY cases_cs_metrics ON c.opened_at >= seg.lo AND c.opened_at < seg.hi
-        WHERE c.first_contact_minutes IS NOT NULL
-        ORDER BY c.first_contact_minutes
+        SELECT seg.shift, (SELECT {_SUM_JSON} FROM cases INDEXED BY cases_cs_period
+                           WHERE opened_at >= seg.lo AND opened_at < seg.hi)
+        FROM seg
         """,
         params,
     ).fetchall()
+    return [(shift, *_sums(packed)) for shift, packed in rows]
 
 
-_SUM_FIELDS = ("cases", "contacted", "fc_within", "resolved", "res_within", "answers", "satisfied", "revised",
-               "ever", "reopened")
+def _sql_agent_sums(conn: sqlite3.Connection, period: Period,
+                    total: int) -> dict[str, tuple[dict[str, int], list[float]]]:
+    """Sums and minutes per credited agent: one index range per known username, no sort. Should
+    any case count for a name that is no agent's (a hand-edited database), one grouped query takes over."""
+    lo, hi = period.db_bounds()
+    names = [r[0] for r in conn.execute("SELECT username FROM agents ORDER BY username")]
+    values = ", ".join("(?)" for _ in names) or "(NULL)"
+    rows = conn.execute(
+        f"""
+        WITH a(agent) AS (VALUES {values})
+        SELECT a.agent, (SELECT {_SUM_JSON} FROM cases INDEXED BY cases_cs_agent
+                         WHERE cs_agent = a.agent AND opened_at >= ? AND opened_at < ?)
+        FROM a WHERE a.agent IS NOT NULL
+        """,
+        [*names, lo, hi],
+    ).fetchall()
+    found = {agent: _sums(packed) for agent, packed in rows}
+    uncredited = conn.execute(
+        "SELECT COUNT(*) FROM cases INDEXED BY cases_cs_agent WHERE cs_agent IS NULL AND opened_at >= ? AND opened_at < ?",
+        (lo, hi),
+    ).fetchone()[0]
+    if uncredited + sum(sums["cases"] for sums, _ in found.values()) != total:
+        grouped = conn.execute(
+            f"SELECT cs_agent, {_SUM_JSON} FROM cases INDEXED BY cases_cs_period"
+            " WHERE opened_at >= ? AND opened_at < ? AND cs_agent IS NOT NULL GROUP BY cs_agent",
+            (lo, hi),
+        ).fetchall()
+        found = {agent: _sums(packed) for agent, packed in grouped}
+    return {agent: value for agent, value in found.items() if value[0]["cases"]}
 
 
-def _summaries(rows: list[tuple[str, str | None, float]]) -> dict[tuple[str, str], MinutesSummary]:
-    """Median and p90 per group from rows already in ascending order of minutes."""
-    groups: dict[tuple[str, str], list[float]] = {("overall", ""): []}
-    overall = groups[("overall", "")]
-    for shift, agent, minutes in rows:
-        overall.append(minutes)
-        groups.setdefault(("shift", shift), []).append(minutes)
-        if agent is not None:
-            groups.setdefault(("agent", agent), []).append(minutes)
-    return {
-        group: MinutesSummary(_round(median(values)), _round(nearest_rank(values, 0.9)), len(values))
-        for group, values in groups.items() if values
-    }
+def _summary(values: list[float]) -> MinutesSummary:
+    values.sort()
+    return MinutesSummary(_round(median(values)), _round(nearest_rank(values, 0.9)), len(values))
 
 
-def _figures(sums: dict[str, int], minutes: MinutesSummary | None) -> CsFigures:
+def _figures(sums: dict[str, int], minutes: list[float]) -> CsFigures:
     return CsFigures(
         cases_handled=sums["cases"],
-        first_contact_minutes=minutes or MinutesSummary(None, None, 0),
+        first_contact_minutes=_summary(minutes),
         resolved=sums["resolved"],
         resolved_within_sla=sums["res_within"],
         first_contact_within_sla=sums["fc_within"],
@@ -611,25 +632,24 @@ def period_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalenda
     shift (every shift of the calendar) and overall — what the board, the API and the report show."""
     cte, params = _segments_cte(period, shifts)
     with _snapshot(conn):
-        sums = _sql_sums(conn, cte, params)
-        ranks = _summaries(_sql_minutes(conn, cte, params))
+        spans = _sql_shift_sums(conn, cte, params)
+        by_agent = _sql_agent_sums(conn, period, sum(sums["cases"] for _, sums, _ in spans))
         agents = agent_names(conn)
     zero = dict.fromkeys(_SUM_FIELDS, 0)
-    by_shift = {s.name: dict(zero) for s in shifts.shifts}
-    names = list(dict.fromkeys(agents))
-    by_agent: dict[str, dict[str, int]] = {}
-    overall = dict(zero)
-    for r in sums:
-        for target in filter(None, (by_shift.setdefault(r["shift"], dict(zero)), overall,
-                                    by_agent.setdefault(r["agent"], dict(zero)) if r["agent"] else None)):
+    by_shift: dict[str, tuple[dict[str, int], list[float]]] = {s.name: (dict(zero), []) for s in shifts.shifts}
+    overall: tuple[dict[str, int], list[float]] = (dict(zero), [])
+    for shift, sums, minutes in spans:
+        for target, values in (by_shift.setdefault(shift, (dict(zero), [])), overall):
             for name in _SUM_FIELDS:
-                target[name] += r[name] or 0
+                target[name] += sums[name]
+            values.extend(minutes)
+    names = list(dict.fromkeys(agents))
     names += sorted(set(by_agent) - set(names))
     return CsReport(
         period=period,
-        by_agent={a: _figures(by_agent.get(a, zero), ranks.get(("agent", a))) for a in names},
-        by_shift={name: _figures(v, ranks.get(("shift", name))) for name, v in by_shift.items()},
-        overall=_figures(overall, ranks.get(("overall", ""))),
+        by_agent={a: _figures(*by_agent.get(a, (zero, []))) for a in names},
+        by_shift={name: _figures(*value) for name, value in by_shift.items()},
+        overall=_figures(*overall),
         shift_labels={s.name: s.label() for s in shifts.shifts},
     )
 
