@@ -57,6 +57,19 @@ class Serve:
             time.sleep(0.1)
         raise AssertionError(f"serve's children never all appeared: {sorted(self.children())}")
 
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the web process answers (the port accepts connections from the start)."""
+        self.wait_for_children()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(f"{self.url}/login", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "the web process never answered"
+            time.sleep(0.2)
+
     def post(self, reviews: list[dict], timeout: float = 30) -> requests.Response:
         body = json.dumps({"reviews": reviews}, ensure_ascii=False).encode()
         return requests.post(f"{self.url}/api/v1/webhooks/reviews", data=body, headers=sign(body), timeout=timeout)

@@ -70,7 +70,8 @@ def test_a_killed_embedded_redis_is_restarted_and_reviews_keep_flowing(tmp_path)
 def test_sigterm_during_load_answers_every_request_it_committed(tmp_path):
     accepted = []
     with running_serve(tmp_path) as serve:
-        serve.wait_for_children()
+        serve.wait_ready()
+        accepted.append(serve.post(reviews("ready", 1)).json()["accepted"])
         stop = threading.Event()
 
         def load(n: int) -> None:
