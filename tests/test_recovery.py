@@ -149,3 +149,14 @@ def test_a_restarted_worker_takes_over_a_dead_schedulers_lock_at_once(db, redis_
     worker = _worker_class()([enqueue.SCORE_QUEUE], connection=redis_conn)
     worker._start_scheduler(burst=True)  # what work() does first: take the locks, move due jobs
     assert job.id in queue.get_job_ids()
+
+
+def test_a_real_rq_worker_is_counted_under_the_key_rq_lists_it_by(redis_conn):
+    from rq import Worker
+
+    worker = Worker([Queue(enqueue.SCORE_QUEUE, connection=redis_conn)], connection=redis_conn, name="real-scorer")
+    worker.register_birth()
+    try:
+        assert liveness.live_workers(redis_conn)["score"] == 1
+    finally:
+        worker.register_death()

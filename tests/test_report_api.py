@@ -212,3 +212,10 @@ def test_report_page_allows_exactly_its_inline_stylesheet(page, db):
     assert f"style-src 'self' 'sha256-{digest}'" in policy and "unsafe-inline" not in policy
     scripts = ('<script src="/static/htmx.min.js" defer></script>', '<script src="/static/app.js" defer></script>')
     assert "<script" not in html.replace(scripts[0], "").replace(scripts[1], "")
+
+
+def test_an_unknown_query_parameter_is_a_422_not_the_default_week(client):
+    response = client.get("/api/v1/reports/weekly?wek=2026-W48", headers=AUTH)
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "invalid_query"
+    assert [i["field"] for i in response.get_json()["items"]] == ["wek"]

@@ -111,7 +111,9 @@ def live_workers(redis: Redis, *, now: datetime | None = None,
     counts = {"score": 0, "db": 0}
     names = [_text(n) for n in redis.smembers("rq:workers")]
     for name in sorted(n for n in names if n):
-        fields = redis.hgetall(f"rq:worker:{name}")
+        # rq lists each worker in rq:workers by its full key (rq:worker:<name>); accept a bare name too.
+        key = name if name.startswith("rq:worker:") else f"rq:worker:{name}"
+        fields = redis.hgetall(key)
         if not _holder_alive(fields, now, stale_after):
             continue
         queues = set((_text(fields.get(b"queues")) or "").split(","))

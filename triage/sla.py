@@ -215,11 +215,11 @@ class SlaPolicy:
 
     def __post_init__(self) -> None:
         _check_fraction(self.at_risk_fraction)
-        if self.shifts is None:
-            object.__setattr__(self, "shifts", default_shift_calendar(self.calendar.timezone))
         for name, kind in self.clocks.items():
             if name not in CLOCK_NAMES or kind not in CLOCK_KINDS:
                 raise ValueError(f"clocks: {name!r} -> {kind!r}; expected {CLOCK_NAMES} -> {CLOCK_KINDS}")
+        if self.shifts is None:
+            object.__setattr__(self, "shifts", default_shift_calendar(self.calendar.timezone))
 
     def calendar_for(self, clock: str) -> BusinessCalendar:
         """The calendar `clock` ("first_contact" | "resolution") counts in."""

@@ -6,7 +6,7 @@ importing this package imports them all.
 
 from __future__ import annotations
 
-from web.api import alerts, auth, cases, metrics, reports, reviews, stats, webhook  # noqa: F401
+from web.api import alerts, auth, cases, metrics, openapi, reports, reviews, stats, webhook  # noqa: F401
 from web.api.blueprint import bp
 
 __all__ = ["bp"]
