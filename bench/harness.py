@@ -229,7 +229,7 @@ def _proc_table() -> dict[int, tuple[int, float, str]]:
             role = "score workers"
         elif "--role db" in cmd:
             role = "db worker"
-        elif " serve " in cmd:
+        elif " serve " in cmd or " web --fd " in cmd:  # `triage serve` runs the web app as `triage web --fd N`
             role = "web"
         else:
             role = "other"
