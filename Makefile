@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint train evaluate bench clean
+.PHONY: run test test-fast lint train evaluate bench bench-service clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/classifier_bench.py
 	$(BIN)/python bench/pipeline_bench.py
+
+# Issue 15: throughput and latency with a million reviews (docs/benchmarks.md).
+bench-service: $(STAMP)
+	$(BIN)/python bench/bigdb.py
+	$(BIN)/python bench/pipeline_bench.py --db fresh
+	$(BIN)/python bench/pipeline_bench.py --db big
+	$(BIN)/python bench/webhook_latency_bench.py
+	$(BIN)/python bench/read_api_bench.py
+	$(BIN)/python bench/apply_bench.py --db fresh
+	$(BIN)/python bench/apply_bench.py --db big
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -107,6 +107,15 @@ class Serve:
             time.sleep(0.1)
         raise SystemExit("workers did not start")
 
+    def keep_log_if(self, condition: bool) -> None:
+        """Copy serve.log to var/bench/ (the temp dir goes away) when `condition` holds."""
+        if condition:
+            self.log.flush()
+            kept = ROOT / "var" / "bench" / f"serve-{int(time.time())}.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes((self.workdir / "serve.log").read_bytes())
+            print(f"serve log kept: {kept}", file=sys.stderr)
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:

@@ -27,6 +27,8 @@ QUERIES = (
     ("`GET /api/v1/cases?status=open&offset=40000`", "/api/v1/cases?status=open&offset=40000"),
     ("`GET /api/v1/cases?offset=150000` (all statuses)", "/api/v1/cases?offset=150000"),
     ("`GET /api/v1/cases/<id>` (one case)", "/api/v1/cases/{case_id}"),
+    ("`GET /api/v1/cases?sort=queue` (the agents' queue, first page)", "/api/v1/cases?sort=queue"),
+    ("`GET /api/v1/cases?sort=queue&offset=40000`", "/api/v1/cases?sort=queue&offset=40000"),
 )
 
 

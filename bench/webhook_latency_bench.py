@@ -32,11 +32,18 @@ def offer(url: str, reviews: list[dict], rate: float, batch: int) -> list[float]
     latencies: list[float] = []
     lock = threading.Lock()
 
+    errors: list[str] = []
+
     def send(due: float, b: list[dict]) -> None:
         delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        post_reviews(url, b)
+        try:
+            post_reviews(url, b)
+        except Exception as exc:  # counted and reported: an error is a result here, not a crash
+            with lock:
+                errors.append(str(exc))
+            return
         with lock:
             latencies.append(time.perf_counter() - due)
 
@@ -45,7 +52,9 @@ def offer(url: str, reviews: list[dict], rate: float, batch: int) -> list[float]
         futures = [pool.submit(send, start + i * interval, b) for i, b in enumerate(batches)]
         for f in futures:
             f.result()
-    return latencies
+    if errors:
+        print(f"{len(errors)} of {len(batches)} requests failed, e.g. {errors[0]}", file=sys.stderr)
+    return latencies + [float("inf")] * len(errors)
 
 
 def main() -> int:
@@ -64,7 +73,9 @@ def main() -> int:
             base = offer(bare.url, reviews, args.rate, args.batch)
         with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp, Serve(Path(tmp), args.workers) as serve:
             real = offer(serve.url, reviews, args.rate, args.batch)
+            serve.keep_log_if(any(v == float("inf") for v in real))
         rows.append({"p50": pct(real, 50), "p95": pct(real, 95), "max": max(real),
+                     "errors": sum(v == float("inf") for v in real),
                      "b50": pct(base, 50), "b95": pct(base, 95)})
     print(f"Webhook latency: {args.rate:,.0f} reviews/s offered in batches of {args.batch} for {args.seconds:.0f} s "
           f"(open loop), `triage serve --workers {args.workers}`, fresh database; median of {args.runs} runs\n")
@@ -74,6 +85,8 @@ def main() -> int:
                        ("b50", "baseline: bare Flask route p50"), ("b95", "baseline: bare Flask route p95")):
         vals = [r[key] * 1000 for r in rows]
         print(f"| {label} | {median(vals):,.1f} | {', '.join(f'{v:,.1f}' for v in vals)} |")
+    print(f"| failed requests (of {n // args.batch}) | {median([r['errors'] for r in rows]):.0f} | "
+          f"{', '.join(str(r['errors']) for r in rows)} |")
     ratio = [r["p95"] / r["b95"] for r in rows]
     print(f"| webhook p95 / baseline p95 | {median(ratio):.1f}x | {', '.join(f'{v:.1f}' for v in ratio)} |")
     return 0

@@ -136,7 +136,7 @@ def test_the_real_pipeline_marks_new_reviews_enqueued(db, redis_conn):
 
 
 
-def test_every_connection_commits_durably(db, app):
+def test_every_ingest_connection_commits_durably(db, app):
     """202 promises "committed": with WAL, synchronous=NORMAL could lose it to a power cut."""
     from web.db import get_db
 

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from rq import Queue
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from tests.pipeline_support import COMPLAINTS, T0, add_reviews, drain, review
@@ -200,3 +201,23 @@ def test_delivery_reaches_a_real_http_endpoint(settings, db, redis_conn, receive
     ((headers, body),) = received
     assert json.loads(body)["event"] == "case.sla_breached"
     verify(body, headers["X-Triage-Timestamp"], headers["X-Triage-Signature"], settings.webhook_secrets)
+
+
+def test_cases_due_at_the_same_second_share_one_scheduled_check(redis_conn):
+    later = utcnow() + dt.timedelta(hours=2)
+    armed = enqueue.schedule_case_checks(redis_conn, {1: later, 2: later, 3: later, 4: later + dt.timedelta(hours=1)},
+                                         utcnow())
+    assert armed == 4
+    jobs = {job_id: Job.fetch(job_id, connection=redis_conn) for job_id in scheduled(redis_conn)}
+    grouped = [job for job in jobs.values() if job.func_name.endswith("check_cases_sla")]
+    single = [job for job in jobs.values() if job.func_name.endswith("check_case_sla")]
+    assert [job.args for job in grouped] == [([1, 2, 3],)]
+    assert [job.args for job in single] == [(4,)]
+
+
+def test_a_grouped_check_checks_each_case(job_context, db, redis_conn):
+    from triage.jobs import database
+
+    first = open_case(db, "P2", customer="c1")
+    second = open_case(db, "P3", customer="c2")
+    assert database.check_cases_sla([first, second]) == {"cases": 2, "escalated": 0}

@@ -13,6 +13,13 @@ sentiment, or 1-2 stars) and which is no longer a complaint marks its case ``rev
 (已改评) with a ``revised_upward`` event, whatever the case's status: the customer revising a bad
 review is the outcome the CS team works for. A revision that is still a complaint joins the
 customer's active case as any complaint does (or opens a new one when the old case is done).
+
+Statements per batch, for the single writer's sake: one read of the reviews and one of their
+customers' recent complaints (kept up to date in memory as the batch assigns priorities), one
+`executemany` each for failed and scored reviews; the JSON columns arrive serialised from the
+scoring machines. Only at-risk reviews touch cases (`triage.cases.add_review`, one review after
+another, as the case rules need), and the clocks of the cases a batch opens are computed once per
+priority (they all start now, unpaused) instead of by a full check per case.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from triage import cases, priority, risk
 from triage.alerts.store import record_reviews
 from triage.db import transaction
 from triage.fingerprint import text_fingerprint
+from triage.score_columns import stored_json
 from triage.sla import SlaPolicy
 from triage.timers import check_case_in_tx
 from triage.timeutil import from_db, to_db
@@ -65,7 +73,9 @@ def apply_results(
     wecom_url: str | None = None,
 ) -> ApplyOutcome:
     """Apply `results` (from `triage.jobs.scoring.score_items`): each {"pk", "model_version", sentiment,
-    negative_prob, causes, cause_probs, terms, cause_terms} or {"pk", "error"}."""
+    negative_prob, causes, cause_probs, terms, cause_terms, complaints, text_sha1, stored} or
+    {"pk", "error"}. Applying a batch gives what applying its results one at a time (in the
+    reviews' created_at order) gives."""
     by_pk = {int(r["pk"]): r for r in results}
     outcome = ApplyOutcome()
     if not by_pk:
@@ -80,95 +90,164 @@ def apply_results(
             list(by_pk),
         ).fetchall()
         outcome.skipped = len(by_pk) - len(rows)
-        scored: list[int] = []
+        failed: list[tuple[str, int]] = []
+        good: list[sqlite3.Row] = []
         for row in rows:
             result = by_pk[row["id"]]
             if "text_sha1" in result and result["text_sha1"] != text_fingerprint(row["text"]):
                 outcome.skipped += 1  # scores for an earlier revision's text
-                continue
-            if "error" in result:
-                _fail(conn, [row["id"]], str(result["error"]))
-                outcome.failed += 1
-                continue
-            added = _apply_one(conn, row, result, now, policy, ltv_threshold)
-            outcome.scored += 1
-            scored.append(row["id"])
-            if added is not None and added.sla_changed:
-                # A plain join leaves the dues, the stored states and the armed timer as they were.
-                outcome.checks[added.case_id] = None
-        for case_id in outcome.checks:
-            next_check, escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url, wecom_url=wecom_url)
-            outcome.checks[case_id] = next_check
-            outcome.escalated += escalated
+            elif "error" in result:
+                failed.append((str(result["error"])[:1000], row["id"]))
+            else:
+                good.append(row)
+        if failed:
+            conn.executemany("UPDATE reviews SET status = 'failed', error = ? WHERE id = ? AND status = 'pending'",
+                             failed)
+            outcome.failed = len(failed)
+        scored = _apply_scored(conn, good, by_pk, now, policy, ltv_threshold, webhook_url, wecom_url, outcome)
         # Product alerts count the batch in the same transaction, so counters and scores never disagree.
         outcome.alert_counts = record_reviews(conn, scored, now)
     return outcome
 
 
-def _apply_one(
+def _apply_scored(
     conn: sqlite3.Connection,
-    row: sqlite3.Row,
-    result: Mapping[str, Any],
+    rows: Sequence[sqlite3.Row],
+    by_pk: Mapping[int, Mapping[str, Any]],
     now: datetime,
     policy: SlaPolicy,
     ltv_threshold: float | None,
-) -> cases.AddResult | None:
-    causes = list(result["causes"])
-    created_at = from_db(row["created_at"])
-    prior = conn.execute(
-        "SELECT COUNT(*) FROM reviews WHERE customer_id = ? AND id != ? AND priority IS NOT NULL"
-        " AND created_at >= ? AND created_at <= ?",
-        (row["customer_id"], row["id"], to_db(created_at - risk.REPEAT_WINDOW), row["created_at"]),
-    ).fetchone()[0]
-    assessed = risk.assess(
-        risk.RiskInput(
-            negative_prob=float(result["negative_prob"]),
-            sentiment=result["sentiment"],
-            causes=causes,
-            rating=row["rating"],
-            prior_complaints=prior,
-            customer_ltv=row["ltv"],
-            ltv_threshold=ltv_threshold,
+    webhook_url: str | None,
+    wecom_url: str | None,
+    outcome: ApplyOutcome,
+) -> list[int]:
+    """Score `rows` (pending, current text, no error); their ids."""
+    if not rows:
+        return []
+    complaints = _RecentComplaints(conn, rows)
+    updates: list[tuple[Any, ...]] = []
+    opened: dict[int, str] = {}  # case opened by this batch -> its priority as the batch leaves it
+    to_check: dict[int, None] = {}  # other cases whose SLA changed (a raised priority), in order
+    for row in rows:
+        result = by_pk[row["id"]]
+        causes = list(result["causes"])
+        assessed = risk.assess(
+            risk.RiskInput(
+                negative_prob=float(result["negative_prob"]),
+                sentiment=result["sentiment"],
+                causes=causes,
+                rating=row["rating"],
+                prior_complaints=complaints.before(row),
+                customer_ltv=row["ltv"],
+                ltv_threshold=ltv_threshold,
+            )
         )
-    )
-    decided = priority.decide(assessed, row["text"], causes, row["rating"])
-    added = None
-    case_id = row["case_id"]
-    if row["revision"] > 1 and case_id is not None and not assessed.complaint:
-        _mark_if_revised_upward(conn, row, result, now)
-    if decided.priority is not None:
-        added = cases.add_review(
-            conn, review_pk=row["id"], customer_id=row["customer_id"], priority=decided.priority,
-            risk=assessed.score, causes=causes, now=now, policy=policy,
-            refresh=False,  # apply_results refreshes each touched case once, after the batch
-        )
-        case_id = added.case_id
-        _record_value_and_reasons(conn, case_id, row["ltv"], assessed, decided.reasons)
-    factors = {**assessed.to_json(), "priority": decided.priority,
-               "safety": [{"code": h.code, "label": h.label, "term": h.term, "start": h.start, "end": h.end}
-                          for h in decided.safety]}
-    conn.execute(
-        "UPDATE reviews SET status = 'scored', error = NULL, sentiment = ?, negative_prob = ?, causes = ?,"
-        " cause_probs = ?, terms = ?, model_version = ?, scored_at = ?, risk = ?, risk_factors = ?, priority = ?,"
-        " case_id = ?, complaints = ? WHERE id = ? AND status = 'pending'",
-        (
+        decided = priority.decide(assessed, row["text"], causes, row["rating"])
+        case_id = row["case_id"]
+        if row["revision"] > 1 and case_id is not None and not assessed.complaint:
+            _mark_if_revised_upward(conn, row, result, now)
+        if decided.priority is not None:
+            added = cases.add_review(
+                conn, review_pk=row["id"], customer_id=row["customer_id"], priority=decided.priority,
+                risk=assessed.score, causes=causes, now=now, policy=policy,
+                refresh=False,  # each touched case's clocks are set once, after the batch
+            )
+            case_id = added.case_id
+            complaints.add(row)
+            if added.opened:
+                opened[case_id] = decided.priority
+            elif case_id in opened:
+                opened[case_id] = cases.higher_priority(opened[case_id], decided.priority)
+            elif added.sla_changed:
+                # A plain join leaves the dues, the stored states and the armed timer as they were.
+                to_check[case_id] = None
+            _record_value_and_reasons(conn, case_id, row["ltv"], assessed, decided.reasons)
+        factors = {**assessed.to_json(), "priority": decided.priority,
+                   "safety": [{"code": h.code, "label": h.label, "term": h.term, "start": h.start, "end": h.end}
+                              for h in decided.safety]}
+        # Results from `score_items` carry their JSON columns ready (serialised on the scoring
+        # machine); older ones, still queued from before an upgrade, are serialised here.
+        stored = result.get("stored") or stored_json(result)
+        updates.append((
             result["sentiment"],
             float(result["negative_prob"]),
-            json.dumps(causes),
-            json.dumps(result.get("cause_probs") or {}),
-            json.dumps({"sentiment": result.get("terms") or [], "causes": result.get("cause_terms") or {}},
-                       ensure_ascii=False),
+            stored["causes"],
+            stored["cause_probs"],
+            stored["terms"],
             result.get("model_version"),
             to_db(now),
             round(assessed.score, 6),
             json.dumps(factors, ensure_ascii=False),
             decided.priority,
             case_id,
-            json.dumps(list(result.get("complaints") or []), ensure_ascii=False),
+            stored.get("complaints") or json.dumps(list(result.get("complaints") or []), ensure_ascii=False),
             row["id"],
-        ),
+        ))
+    conn.executemany(
+        "UPDATE reviews SET status = 'scored', error = NULL, sentiment = ?, negative_prob = ?, causes = ?,"
+        " cause_probs = ?, terms = ?, model_version = ?, scored_at = ?, risk = ?, risk_factors = ?, priority = ?,"
+        " case_id = ?, complaints = ? WHERE id = ? AND status = 'pending'",
+        updates,
     )
-    return added
+    outcome.scored += len(rows)
+    _start_clocks(conn, opened, now, policy, outcome, to_check)
+    for case_id in to_check:
+        outcome.checks[case_id], escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url,
+                                                              wecom_url=wecom_url)
+        outcome.escalated += escalated
+    return [row["id"] for row in rows]
+
+
+def _start_clocks(conn: sqlite3.Connection, opened: Mapping[int, str], now: datetime, policy: SlaPolicy,
+                  outcome: ApplyOutcome, to_check: dict[int, None]) -> None:
+    """Set the clocks of the cases the batch opened. They all start now, unpaused, so their clocks
+    depend on their priority alone: the calendar walk runs once per priority, not once per case."""
+    by_priority: dict[str, cases.Clocks] = {}
+    plain: list[tuple[str | None, str | None, str | None, int]] = []
+    for case_id, level in opened.items():
+        clocks = by_priority.get(level)
+        if clocks is None:
+            clocks = by_priority[level] = cases.compute_clocks(
+                priority=level, started_at=now, first_contacted_at=None, resolved_at=None,
+                active=True, pauses=(), policy=policy, now=now)
+        if clocks.first_contact == "ok" and clocks.resolution == "ok":
+            plain.append((_db_time(clocks.first_contact_due), _db_time(clocks.resolution_due),
+                          _db_time(clocks.next_check), case_id))
+            outcome.checks[case_id] = clocks.next_check
+        else:  # a clock already at risk on opening (an odd policy): the general check audits it
+            to_check[case_id] = None
+    conn.executemany(
+        "UPDATE cases SET first_contact_due = ?, resolution_due = ?, sla_next_check_at = ? WHERE id = ?", plain)
+
+
+class _RecentComplaints:
+    """The risk score's "prior complaints": a customer's reviews with a priority in the 30 days up
+    to a review's own time. Read once for the batch, then kept up to date as the batch assigns
+    priorities (the batch's own reviews are still pending, so none of them is in the read)."""
+
+    def __init__(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> None:
+        customers = sorted({row["customer_id"] for row in rows})
+        earliest = min(from_db(row["created_at"]) for row in rows) - risk.REPEAT_WINDOW
+        marks = ",".join("?" * len(customers))
+        self.seen: dict[str, list[tuple[str, int]]] = {c: [] for c in customers}
+        for r in conn.execute(
+            f"SELECT customer_id, created_at, id FROM reviews WHERE customer_id IN ({marks})"
+            f" AND created_at >= ? AND priority IS NOT NULL",
+            [*customers, to_db(earliest)],
+        ):
+            self.seen[r["customer_id"]].append((r["created_at"], r["id"]))
+
+    def before(self, row: sqlite3.Row) -> int:
+        start = to_db(from_db(row["created_at"]) - risk.REPEAT_WINDOW)
+        return sum(1 for created, pk in self.seen[row["customer_id"]]
+                   if start <= created <= row["created_at"] and pk != row["id"])
+
+    def add(self, row: sqlite3.Row) -> None:
+        self.seen[row["customer_id"]].append((row["created_at"], row["id"]))
+
+
+def _db_time(moment: datetime | None) -> str | None:
+    return to_db(moment) if moment is not None else None
 
 
 def _record_value_and_reasons(conn: sqlite3.Connection, case_id: int, ltv: float | None, assessed: risk.Risk,

@@ -10,6 +10,7 @@ Times are stored as UTC ISO 8601 text (see `triage.timeutil`); JSON columns hold
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,18 @@ import sqlite_utils
 from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
 
-__all__ = ["MIGRATIONS", "DatabaseBusy", "busy_timeout", "connect", "is_busy", "migrate", "open_db", "transaction"]
+__all__ = [
+    "MIGRATIONS",
+    "SYNCHRONOUS",
+    "WAL_AUTOCHECKPOINT",
+    "DatabaseBusy",
+    "busy_timeout",
+    "connect",
+    "is_busy",
+    "migrate",
+    "open_db",
+    "transaction",
+]
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -502,6 +514,111 @@ def _m020_supervisor(db: sqlite_utils.Database) -> None:
     )
 
 
+# Counters for GET /api/v1/stats and the case list's totals, kept by triggers: every writer
+# (webhook, apply, SLA checks, agents' actions, whatever lands later) updates them inside its own
+# transaction without having to know about them, so they cannot drift from the rows.
+#   reviews:<status>             reviews by status (pending, scored, failed)
+#   cases:<status>:<priority>    cases by status and priority (any status/priority filter's total)
+#   cases:breached_marked        active cases (not resolved/closed) with either clock marked 'breached'
+_CASE_KEY = "'cases:' || {r}.status || ':' || {r}.priority"
+_MARKED = ("({r}.status NOT IN ('resolved', 'closed')"
+           " AND ({r}.sla_first_contact = 'breached' OR {r}.sla_resolution = 'breached'))")
+_COUNTER_TRIGGERS = f"""
+CREATE TRIGGER counters_review_insert AFTER INSERT ON reviews BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'reviews:' || new.status;
+END;
+CREATE TRIGGER counters_review_delete AFTER DELETE ON reviews BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = 'reviews:' || old.status;
+END;
+CREATE TRIGGER counters_review_status AFTER UPDATE OF status ON reviews WHEN old.status <> new.status BEGIN
+    UPDATE counters SET value = value + (name = 'reviews:' || new.status) - (name = 'reviews:' || old.status)
+    WHERE name IN ('reviews:' || old.status, 'reviews:' || new.status);
+END;
+CREATE TRIGGER counters_case_insert AFTER INSERT ON cases BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = {_CASE_KEY.format(r="new")};
+    UPDATE counters SET value = value + 1 WHERE name = 'cases:breached_marked' AND {_MARKED.format(r="new")};
+END;
+CREATE TRIGGER counters_case_delete AFTER DELETE ON cases BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = {_CASE_KEY.format(r="old")};
+    UPDATE counters SET value = value - 1 WHERE name = 'cases:breached_marked' AND {_MARKED.format(r="old")};
+END;
+CREATE TRIGGER counters_case_update AFTER UPDATE OF status, priority, sla_first_contact, sla_resolution ON cases
+WHEN old.status <> new.status OR old.priority <> new.priority OR old.sla_first_contact <> new.sla_first_contact
+     OR old.sla_resolution <> new.sla_resolution BEGIN
+    UPDATE counters SET value = value + (name = {_CASE_KEY.format(r="new")}) - (name = {_CASE_KEY.format(r="old")})
+    WHERE (old.status <> new.status OR old.priority <> new.priority)
+      AND name IN ({_CASE_KEY.format(r="old")}, {_CASE_KEY.format(r="new")});
+    UPDATE counters SET value = value + {_MARKED.format(r="new")} - {_MARKED.format(r="old")}
+    WHERE name = 'cases:breached_marked' AND {_MARKED.format(r="new")} <> {_MARKED.format(r="old")};
+END;
+"""
+
+# Where the active cases that are breached but not yet marked so can be (see triage.metrics):
+# a clock still running past its due time (the moments before the SLA check marks it), or a clock
+# finished late. Two partial indexes by due time and one of late finishes hold only active,
+# unmarked cases, so `metrics.open_case_counts` finds them by range instead of a scan. Queries
+# repeat these conditions verbatim, which is what lets the planner use the partial indexes.
+UNMARKED = "sla_first_contact <> 'breached' AND sla_resolution <> 'breached'"
+RUNNING_FIRST_CONTACT = (
+    f"status NOT IN ('resolved', 'closed', 'waiting_customer') AND first_contacted_at IS NULL AND {UNMARKED}"
+)
+RUNNING_RESOLUTION = f"status NOT IN ('resolved', 'closed', 'waiting_customer') AND resolved_at IS NULL AND {UNMARKED}"
+LATE_FINISH = (
+    f"status NOT IN ('resolved', 'closed') AND {UNMARKED}"
+    " AND (first_contacted_at > first_contact_due OR resolved_at > resolution_due)"
+)
+
+
+def _m040_counters_and_indexes(db: sqlite_utils.Database) -> None:
+    # Counters, backfilled from the rows (one pass each, once), then kept by triggers.
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")
+    names = [f"reviews:{s}" for s in ("pending", "scored", "failed")]
+    names += [f"cases:{s}:{p}" for s in ("open", "claimed", "contacted", "waiting_customer", "resolved", "closed")
+              for p in ("P1", "P2", "P3")]
+    names.append("cases:breached_marked")
+    db.conn.executemany("INSERT INTO counters (name, value) VALUES (?, 0)", [(n,) for n in names])
+    db.execute(
+        "UPDATE counters SET value = c.n FROM (SELECT 'reviews:' || status AS k, count(*) AS n FROM reviews"
+        " GROUP BY status) AS c WHERE counters.name = c.k"
+    )
+    db.execute(
+        "UPDATE counters SET value = c.n FROM (SELECT 'cases:' || status || ':' || priority AS k, count(*) AS n"
+        " FROM cases GROUP BY status, priority) AS c WHERE counters.name = c.k"
+    )
+    db.execute(
+        "UPDATE counters SET value = (SELECT count(*) FROM cases WHERE status NOT IN ('resolved', 'closed')"
+        " AND (sla_first_contact = 'breached' OR sla_resolution = 'breached')) WHERE name = 'cases:breached_marked'"
+    )
+    for statement in _COUNTER_TRIGGERS.split("END;"):
+        if statement.strip():
+            db.execute(statement + "END;")
+    # Indexes: each one's users are listed in docs/benchmarks.md ("Indexes and their queries").
+    for statement in (
+        # reviews_created duplicated the first column of reviews_report_week, which serves every
+        # query by created_at (report, report schedule).
+        "DROP INDEX reviews_created",
+        # Only pending reviews are ever looked up by status (claims, recovery); scored and failed
+        # are counted by the counters. A partial index holds a few hundred rows instead of a million,
+        # and applying a score deletes one entry instead of moving one.
+        "DROP INDEX reviews_status",
+        "CREATE INDEX reviews_pending ON reviews(enqueued_at) WHERE status = 'pending'",
+        # Only reviews in a case are looked up by case (the case JSON's review ids, the case page's
+        # reviews in time order, the queue page's latest review): three in four scored reviews have
+        # none and need no entry; created_at serves those pages' order without a sort.
+        "DROP INDEX reviews_case",
+        "CREATE INDEX reviews_case ON reviews(case_id, created_at) WHERE case_id IS NOT NULL",
+        # GET /api/v1/cases?status=S (newest first): one status, in list order, without a sort.
+        "CREATE INDEX cases_status_opened ON cases(status, opened_at)",
+        # A case's pauses in time order (SLA clocks, the case JSON) straight from the index.
+        "DROP INDEX case_pauses_case",
+        "CREATE INDEX case_pauses_case ON case_pauses(case_id, paused_at)",
+        f"CREATE INDEX cases_running_first_contact ON cases(first_contact_due) WHERE {RUNNING_FIRST_CONTACT}",
+        f"CREATE INDEX cases_running_resolution ON cases(resolution_due) WHERE {RUNNING_RESOLUTION}",
+        f"CREATE INDEX cases_late_finish ON cases(id) WHERE {LATE_FINISH}",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
@@ -512,24 +629,67 @@ MIGRATIONS: list[Migration] = [
     ("019_cases_by_customer", _m019_cases_by_customer),
     ("020_supervisor", _m020_supervisor),
     ("030_alerts", _m030_alerts),
+    ("040_counters_and_indexes", _m040_counters_and_indexes),
     ("050_login_throttle", _m050_login_throttle),
 ]
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
-    """A connection with the pragmas every process needs (WAL, busy timeout, foreign keys)."""
+# `PRAGMA synchronous` by connection role. In WAL mode a commit under NORMAL is safe from a crash of
+# the process but not of the machine (power loss, kernel panic): the last transactions may roll back.
+# FULL also fsyncs the WAL at every commit, and, as the WAL is one file appended in order, that
+# fsync makes every earlier commit durable as well, whatever its own setting.
+#
+# * "ingest" (web requests, imports, CLI): FULL. A 202 promises the reviews are committed, and the
+#   connector will not send them again; an agent's action is what a person did. Neither can be
+#   recomputed, so neither may be lost.
+# * "apply" (the db worker: applying scores, SLA checks, outbox delivery, report publishing):
+#   NORMAL. Everything it writes is derived and idempotent: a power loss that rolls back the last
+#   applies leaves those reviews `pending` with their old claim, the recovery sweep finds their
+#   jobs finished or gone and scores them again (the model is deterministic), SLA states are
+#   recomputed from the case rows, escalations are deduplicated by their key and delivered at
+#   least once anyway. What it saves is one fsync per apply transaction (bench: docs/benchmarks.md).
+SYNCHRONOUS = {"ingest": "FULL", "apply": "NORMAL"}
+# WAL checkpoints (copying the WAL back into the database file, with fsyncs) run in whichever
+# connection's commit finds the WAL past its threshold. The db worker commits all the time and its
+# latency matters to nobody, so it checkpoints at SQLite's default (1000 pages, ~4 MB); web requests
+# only as a safety net when no db worker runs (10,000 pages), so a webhook's 202 does not wait for one.
+WAL_AUTOCHECKPOINT = {"ingest": 10_000, "apply": 1000}
+
+
+class Connection(sqlite3.Connection):
+    """A connection that knows its process's write lock for its database file (`transaction`)."""
+
+    write_lock: threading.RLock | None = None
+    # How long `transaction` waits for `write_lock`: the busy timeout the connection was made with.
+    write_lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000
+
+
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock_for(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.RLock())
+
+
+def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
+    """A connection with the pragmas every process needs (WAL, busy timeout, foreign keys) and the
+    durability of its `role` (see `SYNCHRONOUS`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in `transaction`), so a
     # writer takes the lock up front instead of failing to upgrade a read lock under contention.
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
+                           factory=Connection)
+    conn.write_lock = _write_lock_for(path)
+    conn.write_lock_timeout_s = BUSY_TIMEOUT_MS / 1000
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
-    # FULL: a commit is on disk when it returns, so the webhook's 202 ("committed; a crash after it
-    # loses nothing") holds through a power loss or OS crash too, not only a process crash. In WAL
-    # mode that is one fsync of the WAL per transaction.
-    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[role]}")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT[role]}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
@@ -576,33 +736,51 @@ class busy_timeout:
 class transaction:
     """`with transaction(conn): ...` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
 
-    A write lock that cannot be had within the busy timeout raises DatabaseBusy."""
+    Writers of one process queue on a lock of their own before asking SQLite for its write lock.
+    SQLite's busy handler polls with sleeps of up to 100 ms, so many threads waiting there take the
+    lock in no particular order and some wait for seconds (under load, past the busy timeout: an
+    error); a Python lock hands over to the next waiter at once. Only writers of other processes
+    (the db worker, other gunicorn workers) still meet in SQLite's busy handler.
+
+    A write lock (this process's or SQLite's) that cannot be had within the busy timeout raises
+    DatabaseBusy.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.lock: threading.RLock | None = getattr(conn, "write_lock", None)
 
     def __enter__(self) -> sqlite3.Connection:
+        if self.lock is not None and not self.lock.acquire(timeout=self.conn.write_lock_timeout_s):
+            raise DatabaseBusy("the database is busy (this process's other writers held it for the whole"
+                               " busy timeout); nothing was changed, retry shortly")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
+        except BaseException as exc:
+            if self.lock is not None:
+                self.lock.release()
+            if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
                 raise DatabaseBusy() from exc
             raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.conn.execute("ROLLBACK")
-            return
         try:
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as commit_error:
-            # A failed COMMIT leaves the transaction open; end it so the connection stays usable.
-            if self.conn.in_transaction:
+            if exc_type is not None:
                 self.conn.execute("ROLLBACK")
-            if is_busy(commit_error):
-                raise DatabaseBusy() from commit_error
-            raise
+                return
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as commit_error:
+                # A failed COMMIT leaves the transaction open; end it so the connection stays usable.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if is_busy(commit_error):
+                    raise DatabaseBusy() from commit_error
+                raise
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -624,8 +802,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     return done
 
 
-def open_db(path: Path | str) -> sqlite3.Connection:
+def open_db(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
     """Connect and bring the schema up to date."""
-    conn = connect(path)
+    conn = connect(path, role=role)
     migrate(conn)
     return conn

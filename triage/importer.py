@@ -213,13 +213,13 @@ def import_file(
     def flush() -> None:
         if not batch:
             return
-        result = ingest(conn, batch, utcnow())
+        result = ingest(conn, batch, utcnow(), claim=redis_client is not None)
         report.accepted += result.accepted
         report.duplicates += result.duplicates
         report.updated += result.updated
         batch.clear()
         if result.to_score:
-            enqueue_after_commit(conn, redis_client)
+            enqueue_after_commit(conn, redis_client, result)
 
     try:
         progress(0, total_lines, report)

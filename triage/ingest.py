@@ -13,6 +13,13 @@ where scores are applied (`triage.apply`). Other fields of an update (names, LTV
 category, order) replace the stored ones when given.
 
 Scoring is handed to the pipeline only after the commit (`enqueue_after_commit`).
+
+With ``claim=True`` (the webhook and the importer, when Redis is configured) new and updated
+reviews are stored already claimed for scoring: each chunk of `DEFAULT_BATCH_SIZE` gets a score
+job id, and ``enqueued_at``/``score_job``/``attempts`` are written by the INSERT (or the update's
+UPDATE) itself. So one request takes SQLite's write lock exactly once (store and claim together),
+and a request of duplicates claims nothing. If the enqueue after the commit fails, the claimed reviews are picked up by the
+recovery sweep once their claim is older than `triage.pipeline.GRACE` (their job is not in Redis).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import redis
 
 from triage.cases.store import add_event
 from triage.db import transaction
-from triage.pipeline import enqueue_pending
+from triage.pipeline import DEFAULT_BATCH_SIZE, Claim, enqueue_claims, enqueue_pending, new_job_id
 from triage.timeutil import to_db
 from triage.validation import Review
 
@@ -48,6 +55,7 @@ class Outcome:
 @dataclass(frozen=True)
 class IngestResult:
     reviews: tuple[Outcome, ...]
+    claims: tuple[Claim, ...] = ()  # score jobs claimed in the same transaction, to enqueue after it
 
     @property
     def accepted(self) -> int:
@@ -78,9 +86,11 @@ class IngestResult:
 
 _INSERT_REVIEW = """
     INSERT INTO reviews (platform, review_id, text, rating, customer_id, customer_name, customer_ltv,
-                         product_id, product_name, category, order_id, created_at, received_at)
+                         product_id, product_name, category, order_id, created_at, received_at,
+                         enqueued_at, score_job, attempts)
     VALUES (:platform, :review_id, :text, :rating, :customer_id, :customer_name, :customer_ltv,
-            :product_id, :product_name, :category, :order_id, :created_at, :received_at)
+            :product_id, :product_name, :category, :order_id, :created_at, :received_at,
+            :enqueued_at, :score_job, :attempts)
     ON CONFLICT (platform, review_id) DO NOTHING
     RETURNING id
 """
@@ -120,29 +130,51 @@ def _row(review: Review, received_at: str) -> dict[str, Any]:
     }
 
 
-def ingest(conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.datetime) -> IngestResult:
+def ingest(
+    conn: sqlite3.Connection, reviews: Sequence[Review], received_at: dt.datetime, *, claim: bool = False
+) -> IngestResult:
     """Store a validated batch in one transaction; outcomes in input order.
 
-    New reviews are `pending` with no enqueue yet. Duplicates change nothing, not even the
-    customer record. `received_at` (aware) also stands in for a missing `created_at`."""
+    New and updated reviews are `pending`; without `claim` not yet enqueued, with it claimed for
+    scoring in the same transaction (see the module docstring). Duplicates change nothing, not
+    even the customer record. `received_at` (aware) also stands in for a missing `created_at`."""
     received = to_db(received_at)
     outcomes: list[Outcome] = []
+    claims: list[Claim] = []
+    customers: list[dict[str, Any]] = []
+    claimed: dict[int, tuple[str, list[Any]]] = {}
     with transaction(conn):
         for review in reviews:
             row = _row(review, received)
+            if claim:
+                if not claims or len(claims[-1].items) >= DEFAULT_BATCH_SIZE:
+                    claims.append(Claim(new_job_id(), []))
+                row.update(enqueued_at=received, score_job=claims[-1].job_id, attempts=1)
+            else:
+                row.update(enqueued_at=None, score_job=None, attempts=0)
             # fetchall, not fetchone: the statement must finish before the next one runs.
             stored = conn.execute(_INSERT_REVIEW, row).fetchall()
-            if not stored:
-                pk = _update_if_changed(conn, row, received_at)
+            if stored:
+                pk, status = stored[0][0], "accepted"
+            else:
+                pk, status = _update_if_changed(conn, row, received_at), "updated"
                 if pk is None:
                     outcomes.append(Outcome(review.platform, review.review_id, "duplicate"))
+                    continue
+            customers.append(row)
+            if claim:
+                if pk in claimed:
+                    # Updated again in the same batch: one score of its latest text, under its first claim.
+                    job_id, item = claimed[pk]
+                    item[1] = review.text
+                    conn.execute("UPDATE reviews SET score_job = ? WHERE id = ?", (job_id, pk))
                 else:
-                    conn.execute(_UPSERT_CUSTOMER, row)
-                    outcomes.append(Outcome(review.platform, review.review_id, "updated", pk))
-                continue
-            conn.execute(_UPSERT_CUSTOMER, row)
-            outcomes.append(Outcome(review.platform, review.review_id, "accepted", stored[0][0]))
-    return IngestResult(tuple(outcomes))
+                    claimed[pk] = (claims[-1].job_id, [pk, review.text])
+                    claims[-1].items.append(claimed[pk][1])
+            outcomes.append(Outcome(review.platform, review.review_id, status, pk))
+        # In input order, so the newest-wins rule sees the batch as it came.
+        conn.executemany(_UPSERT_CUSTOMER, customers)
+    return IngestResult(tuple(outcomes), tuple(c for c in claims if c.items))
 
 
 def _update_if_changed(conn: sqlite3.Connection, row: dict[str, Any], received_at: dt.datetime) -> int | None:
@@ -166,7 +198,8 @@ def _update_if_changed(conn: sqlite3.Connection, row: dict[str, Any], received_a
                customer_ltv = COALESCE(:customer_ltv, customer_ltv),
                product_name = COALESCE(:product_name, product_name), category = COALESCE(:category, category),
                order_id = COALESCE(:order_id, order_id),
-               status = 'pending', enqueued_at = NULL, score_job = NULL, attempts = 0, error = NULL,
+               status = 'pending', enqueued_at = :enqueued_at, score_job = :score_job, attempts = :attempts,
+               error = NULL,
                sentiment = NULL, negative_prob = NULL, causes = NULL, cause_probs = NULL, terms = NULL,
                complaints = NULL, model_version = NULL, scored_at = NULL, risk = NULL, risk_factors = NULL,
                priority = NULL
@@ -184,8 +217,13 @@ def _update_if_changed(conn: sqlite3.Connection, row: dict[str, Any], received_a
     return int(old["id"])
 
 
-def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | None) -> int | None:
-    """Hand pending reviews to the scoring queue; the number enqueued, or None if it could not.
+def enqueue_after_commit(
+    conn: sqlite3.Connection, redis_client: redis.Redis | None, result: IngestResult | None = None
+) -> int | None:
+    """Hand reviews to the scoring queue; the number enqueued, or None if it could not.
+
+    With the `result` of an ``ingest(..., claim=True)``: its claimed jobs, no database access.
+    Without: claims and enqueues whatever is pending and unclaimed (`enqueue_pending`).
 
     Called after the commit, so the reviews are safe whatever happens here: a Redis outage is
     logged, not raised (the caller has already earned its 202), and the recovery sweep enqueues
@@ -194,6 +232,8 @@ def enqueue_after_commit(conn: sqlite3.Connection, redis_client: redis.Redis | N
         log.info("no Redis configured; pending reviews wait for the recovery sweep")
         return None
     try:
+        if result is not None and result.claims:
+            return enqueue_claims(redis_client, result.claims)
         return enqueue_pending(conn, redis_client)
     except (redis.RedisError, OSError, sqlite3.OperationalError) as exc:
         # OperationalError: the claim could not get the write lock in time (busy database). Its

@@ -33,6 +33,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,8 +53,11 @@ __all__ = [
     "MAX_ATTEMPTS",
     "STALE_AFTER",
     "SWEEP_INTERVAL_SECONDS",
+    "Claim",
     "Sweeper",
+    "enqueue_claims",
     "enqueue_pending",
+    "new_job_id",
     "pending_backlog",
     "recover",
     "sweep",
@@ -68,12 +72,32 @@ MAX_ATTEMPTS = 5
 SWEEP_INTERVAL_SECONDS = 15.0
 
 
-def _new_job_id() -> str:
+def new_job_id() -> str:
     return f"score-{uuid.uuid4().hex}"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A score job claimed in a committed transaction: its id and its [[review_pk, text], ...]."""
+
+    job_id: str
+    items: list[list[Any]]
+
+
+def enqueue_claims(redis: Redis, claims: Sequence[Claim]) -> int:
+    """Enqueue already-claimed score jobs (after their transaction committed); how many reviews.
+
+    Raises Redis errors: the caller logs them, and the recovery sweep re-enqueues the reviews
+    once their claim is older than `GRACE` (their job is not in Redis)."""
+    total = 0
+    for claim in claims:
+        enqueue_score(redis, claim.items, claim.job_id)
+        total += len(claim.items)
+    return total
+
+
 def _claim_unenqueued(conn: sqlite3.Connection, batch_size: int, now: datetime) -> tuple[str, list[list[Any]]]:
-    job_id = _new_job_id()
+    job_id = new_job_id()
     with transaction(conn):
         rows = conn.execute(
             "SELECT id, text FROM reviews WHERE status = 'pending' AND enqueued_at IS NULL ORDER BY id LIMIT ?",
@@ -214,7 +238,7 @@ def recover(
         log.warning("gave up on %d reviews after %d attempts", len(give_up), max_attempts)
     for start in range(0, len(retry), batch_size):
         chunk = retry[start:start + batch_size]
-        job_id = _new_job_id()
+        job_id = new_job_id()
         claimed: list[list[Any]] = []
         with transaction(conn):
             for r in chunk:
@@ -322,7 +346,7 @@ class Sweeper:
             while not self._stop.wait(self.interval):
                 try:
                     if conn is None:
-                        conn = open_db(self.settings.db_path)
+                        conn = open_db(self.settings.db_path, role="apply")
                         redis = connect_redis(self.settings.redis_url)
                     report = sweep(conn, redis, self.settings, policy=self.policy)
                     if any(report.values()):

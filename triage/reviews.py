@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
+from triage.counters import counters
 from triage.errors import NotFound
 from triage.timeutil import wire_from_db
 from triage.validation import normalise_platform
@@ -39,17 +40,11 @@ def _shown(value: str, limit: int = 140) -> str:
 
 
 def review_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """{"total", "pending", "scored", "failed"}: every stored review by scoring status."""
-    row = conn.execute(
-        """
-        SELECT count(*) AS total,
-               coalesce(sum(status = 'pending'), 0) AS pending,
-               coalesce(sum(status = 'scored'), 0) AS scored,
-               coalesce(sum(status = 'failed'), 0) AS failed
-        FROM reviews
-        """
-    ).fetchone()
-    return dict(row)
+    """{"total", "pending", "scored", "failed"}: every stored review by scoring status, from the
+    counters the triggers keep (`triage.counters`), not a scan."""
+    counts = counters(conn)
+    by_status = {s: counts.get(f"reviews:{s}", 0) for s in ("pending", "scored", "failed")}
+    return {"total": sum(by_status.values()), **by_status}
 
 
 def review_json(row: sqlite3.Row) -> dict[str, Any]:

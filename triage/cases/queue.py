@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 from classifier.causes import CAUSES
 from triage.cases.store import ACTIVE_STATUSES, STATUSES
+from triage.counters import case_count, counters
 from triage.errors import BadRequest
 from triage.metrics import breached_sql
 from triage.sla import PRIORITIES
@@ -221,13 +222,34 @@ def _where(query: CaseQuery, now: datetime) -> tuple[list[str], list[Any]]:
 
 
 def list_cases(conn: sqlite3.Connection, query: CaseQuery, *, now: datetime | None = None) -> CasePage:
-    """One page of the cases `query` selects, in its order, and how many it selects in all."""
+    """One page of the cases `query` selects, in its order, and how many it selects in all.
+
+    A query filtered by status and priority alone (the usual list, the queue's default) takes its
+    total from the counters the triggers keep (migration 040) instead of counting its rows. An
+    offset page is read as ids first, from the index alone, then only those rows: a deep offset
+    skips index entries, not table rows. One read transaction, so the total and the page are one
+    snapshot.
+    """
     now = now or utcnow()
-    clauses, params = _where(query, now)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = conn.execute(f"SELECT COUNT(*) FROM cases{where}", params).fetchone()[0]
-    sql, page_params = page_sql(query, now)
-    rows = conn.execute(sql, page_params).fetchall()
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        total = _total(conn, query, now)
+        if query.offset:
+            sql, page_params = page_sql(query, now, columns="id")
+            ids = [r[0] for r in conn.execute(sql, page_params)]
+            by_id = {}
+            if ids:
+                marks = ",".join("?" * len(ids))
+                by_id = {r["id"]: r for r in conn.execute(f"SELECT * FROM cases WHERE id IN ({marks})", ids)}
+            rows = [by_id[i] for i in ids]
+        else:
+            sql, page_params = page_sql(query, now)
+            rows = conn.execute(sql, page_params).fetchall()
+    finally:
+        if own:
+            conn.execute("COMMIT")
     next_cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
@@ -237,7 +259,18 @@ def list_cases(conn: sqlite3.Connection, query: CaseQuery, *, now: datetime | No
     return CasePage(rows, total, next_cursor)
 
 
-def page_sql(query: CaseQuery, now: datetime | None = None) -> tuple[str, list[Any]]:
+def _total(conn: sqlite3.Connection, query: CaseQuery, now: datetime) -> int:
+    counted_only = not (query.causes or query.sla or query.assignees or query.unassigned or query.products
+                        or query.categories or query.platforms)
+    if counted_only:
+        default = ACTIVE_STATUSES if query.order == "queue" else STATUSES
+        return case_count(counters(conn), query.statuses or default, query.priorities or PRIORITIES)
+    clauses, params = _where(query, now)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return conn.execute(f"SELECT COUNT(*) FROM cases{where}", params).fetchone()[0]
+
+
+def page_sql(query: CaseQuery, now: datetime | None = None, *, columns: str = "*") -> tuple[str, list[Any]]:
     """The SQL (and parameters) of one page: `limit + 1` rows, the extra one telling whether there
     is a next page. Public so tests can hold its plan to the index."""
     clauses, params = _where(query, now or utcnow())
@@ -248,7 +281,7 @@ def page_sql(query: CaseQuery, now: datetime | None = None) -> tuple[str, list[A
         params.extend([key, case_id])
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     direction = " DESC" if descending else ""
-    sql = (f"SELECT * FROM cases{where} ORDER BY {column}{direction}, id{direction}"
+    sql = (f"SELECT {columns} FROM cases{where} ORDER BY {column}{direction}, id{direction}"
            f" LIMIT ? OFFSET ?")
     return sql, [*params, query.limit + 1, query.offset]
 

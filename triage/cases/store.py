@@ -78,7 +78,9 @@ def load_pauses_of(conn: sqlite3.Connection, case_ids: Sequence[int]) -> dict[in
     if case_ids:
         marks = ",".join("?" * len(case_ids))
         for r in conn.execute(
-            f"SELECT case_id, paused_at, resumed_at FROM case_pauses WHERE case_id IN ({marks}) ORDER BY paused_at",
+            # In the index's order (case, then time): no sort, whatever the number of cases.
+            f"SELECT case_id, paused_at, resumed_at FROM case_pauses WHERE case_id IN ({marks})"
+            " ORDER BY case_id, paused_at",
             list(case_ids),
         ):
             pauses[r["case_id"]].append((from_db(r["paused_at"]), from_db(r["resumed_at"])))

@@ -73,7 +73,7 @@ def db() -> sqlite3.Connection:
     cached = getattr(_local, "conn", None)
     if cached is not None and _local.pid == os.getpid() and _local.path == path:
         return cached
-    conn = open_db(path)
+    conn = open_db(path, role="apply")  # job code is the db worker's: derived, recoverable writes
     _local.conn, _local.pid, _local.path = conn, os.getpid(), path
     return conn
 

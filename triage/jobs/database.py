@@ -15,15 +15,16 @@ from rq import get_current_job
 
 from triage.alerts.jobs import run_detection
 from triage.apply import apply_results, cached_ltv_threshold, mark_failed
+from triage.db import transaction
 from triage.escalation import deliver_due
 from triage.jobs import context
 from triage.jobs.enqueue import enqueue_delivery, enqueue_detect_alerts, schedule_case_checks
-from triage.timers import check_case
+from triage.timers import check_case, check_case_in_tx
 from triage.timeutil import to_wire, utcnow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["apply_scores", "check_case_sla", "deliver_outbox", "detect_alerts", "fail_reviews"]
+__all__ = ["apply_scores", "check_case_sla", "check_cases_sla", "deliver_outbox", "detect_alerts", "fail_reviews"]
 
 
 def _job_redis() -> Redis | None:
@@ -75,6 +76,28 @@ def check_case_sla(case_id: int) -> dict[str, Any]:
         if escalated:
             enqueue_delivery(redis)
     return {"case_id": case_id, "next_check": to_wire(next_check), "escalated": escalated}
+
+
+def check_cases_sla(case_ids: Sequence[int]) -> dict[str, Any]:
+    """The `sla` job for several cases due at the same moment: each checked as `check_case_sla`
+    would, in one transaction; their next moments armed together."""
+    settings = context.settings()
+    now = utcnow()
+    conn = context.db()
+    checks: dict[int, Any] = {}
+    escalated = 0
+    with transaction(conn):
+        for case_id in case_ids:
+            checks[case_id], count = check_case_in_tx(conn, int(case_id), now, context.policy(),
+                                                      settings.escalation_webhook_url,
+                                                      wecom_url=settings.wecom_webhook_url)
+            escalated += count
+    redis = _job_redis()
+    if redis is not None:
+        schedule_case_checks(redis, checks, now)
+        if escalated:
+            enqueue_delivery(redis)
+    return {"cases": len(checks), "escalated": escalated}
 
 
 def deliver_outbox() -> dict[str, int]:

@@ -18,6 +18,7 @@ reviews still pending; SLA checks are recomputations and their ids name the due 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ __all__ = [
     "ALERTS_DEBOUNCE_SECONDS",
     "APPLY_QUEUE",
     "APPLY_SCORES",
+    "CHECK_CASES_SLA",
     "CHECK_CASE_SLA",
     "DELIVER_OUTBOX",
     "DETECT_ALERTS",
@@ -59,9 +61,11 @@ ON_SCORE_FAILURE = "triage.jobs.scoring.on_score_failure"
 APPLY_SCORES = "triage.jobs.database.apply_scores"
 FAIL_REVIEWS = "triage.jobs.database.fail_reviews"
 CHECK_CASE_SLA = "triage.jobs.database.check_case_sla"
+CHECK_CASES_SLA = "triage.jobs.database.check_cases_sla"
 DELIVER_OUTBOX = "triage.jobs.database.deliver_outbox"
 DETECT_ALERTS = "triage.jobs.database.detect_alerts"
-JOB_PATHS = (SCORE_BATCH, ON_SCORE_FAILURE, APPLY_SCORES, FAIL_REVIEWS, CHECK_CASE_SLA, DELIVER_OUTBOX, DETECT_ALERTS)
+JOB_PATHS = (SCORE_BATCH, ON_SCORE_FAILURE, APPLY_SCORES, FAIL_REVIEWS, CHECK_CASE_SLA, CHECK_CASES_SLA,
+             DELIVER_OUTBOX, DETECT_ALERTS)
 # Alert detection runs at most once per this many seconds however many apply batches land: the
 # batches of one window share one job (its id names the window), which judges every product touched.
 ALERTS_DEBOUNCE_SECONDS = 5
@@ -71,6 +75,11 @@ SCORE_TIMEOUT = 120
 APPLY_TIMEOUT = 300
 # Finished job records stay an hour: recovery asks Redis whether a review's job is still alive.
 RESULT_TTL = 3600
+# Except an apply job's: it carries its batch's results (~75 KB per 100 reviews), an hour of which
+# is gigabytes of Redis at a few thousand reviews/s. Recovery only needs it while its reviews are
+# pending: once it finished they are stored, and a review still pending under an expired apply
+# job was lost after all (re-scored, which is what recovery does for a missing job).
+APPLY_RESULT_TTL = 600
 FAILURE_TTL = 7 * 24 * 3600
 SLA_RESULT_TTL = 600
 
@@ -104,7 +113,7 @@ def enqueue_apply(redis: Redis, results: Sequence[Mapping[str, Any]], job_id: st
             unique=True,
             retry=retry_policy(),
             job_timeout=APPLY_TIMEOUT,
-            result_ttl=RESULT_TTL,
+            result_ttl=APPLY_RESULT_TTL,
             failure_ttl=FAILURE_TTL,
             description=f"apply {len(results)} scores",
         )
@@ -158,25 +167,32 @@ def _whole_second_after(moment: datetime) -> datetime:
 
 
 def schedule_case_checks(redis: Redis, checks: Mapping[int, datetime | None], now: datetime) -> int:
-    """Arm `check_case_sla` for each case's next SLA moment (None: nothing to arm). One round trip.
+    """Arm SLA checks for each case's next SLA moment (None: nothing to arm). One round trip.
 
-    The job id names the case and the moment, so arming the same moment twice is one job, and a
-    check that runs reschedules under a new id.
+    Cases due at the same (whole) second share one job, `check_cases_sla` (a batch of scores opens
+    many cases at the same instant with the same priority, hence the same moments): one scheduled
+    job per moment instead of one per case. A lone case keeps `check_case_sla`, whose id names the
+    case and the moment, so arming the same moment twice is one job; a group's id names its moment
+    and its cases. A check that runs reschedules under a new id. Returns how many cases were armed.
     """
     queue = Queue(SLA_QUEUE, connection=redis)
-    armed = 0
+    by_second: dict[datetime, list[int]] = {}
+    for case_id, moment in checks.items():
+        if moment is not None:
+            by_second.setdefault(_whole_second_after(moment), []).append(case_id)
     with redis.pipeline() as pipe:
-        for case_id, moment in checks.items():
-            if moment is None:
-                continue
-            at = _whole_second_after(moment)
-            job_id = f"sla-{case_id}-{int(at.timestamp())}"
-            if at <= now:
-                queue.enqueue(CHECK_CASE_SLA, case_id, job_id=job_id, retry=retry_policy(),
-                              result_ttl=SLA_RESULT_TTL, pipeline=pipe)
+        for at, case_ids in by_second.items():
+            if len(case_ids) == 1:
+                func, args, job_id = CHECK_CASE_SLA, (case_ids[0],), f"sla-{case_ids[0]}-{int(at.timestamp())}"
             else:
-                queue.enqueue_at(at, CHECK_CASE_SLA, case_id, job_id=job_id, retry=retry_policy(),
-                                 result_ttl=SLA_RESULT_TTL, pipeline=pipe)
-            armed += 1
+                ids = sorted(case_ids)
+                digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:12]
+                func, args, job_id = CHECK_CASES_SLA, (ids,), f"sla-many-{int(at.timestamp())}-{digest}"
+            if at <= now:
+                queue.enqueue(func, *args, job_id=job_id, retry=retry_policy(), result_ttl=SLA_RESULT_TTL,
+                              pipeline=pipe)
+            else:
+                queue.enqueue_at(at, func, *args, job_id=job_id, retry=retry_policy(), result_ttl=SLA_RESULT_TTL,
+                                 pipeline=pipe)
         pipe.execute()
-    return armed
+    return sum(len(ids) for ids in by_second.values())

@@ -17,6 +17,7 @@ from rq.job import Job
 
 from triage.fingerprint import text_fingerprint
 from triage.jobs.enqueue import enqueue_apply, enqueue_failure
+from triage.score_columns import stored_json
 
 __all__ = ["on_score_failure", "score_batch", "score_items"]
 
@@ -54,6 +55,8 @@ def score_items(items: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
                       "text_sha1": text_fingerprint(text)}
             # Complaint spans come with the newer classifier; an older one has none to pass on.
             result.setdefault("complaints", [_span(c) for c in getattr(prediction, "complaints", ())])
+            # The JSON columns, serialised here where scoring scales out, not in the single writer.
+            result["stored"] = stored_json(result)
             results.append(result)
     return results
 

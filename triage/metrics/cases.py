@@ -34,6 +34,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from triage.counters import case_count, counters
+from triage.db import LATE_FINISH, RUNNING_FIRST_CONTACT, RUNNING_RESOLUTION
+from triage.sla import PRIORITIES
 from triage.timeutil import from_db, to_db
 
 __all__ = [
@@ -60,6 +63,7 @@ CLOCK_COLUMNS: dict[str, tuple[str, str, str]] = {
     "resolution": ("resolution_due", "resolved_at", "sla_resolution"),
 }
 PAUSED_STATUS = "waiting_customer"
+ACTIVE_STATUSES = ("open", "claimed", "contacted", "waiting_customer")
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,16 +154,31 @@ def resolution_rate(resolved: int, cases: int) -> float | None:
 
 
 def open_case_counts(conn: sqlite3.Connection, now: datetime) -> dict[str, int]:
-    """{"open", "breached"} over the cases not resolved or closed, as of `now`."""
-    row = conn.execute(
+    """{"open", "breached"} over the cases not resolved or closed, as of `now`.
+
+    Without a scan: "open" and the cases with a clock marked breached come from the counters the
+    triggers keep (`triage.counters`); the rest of the breached ones, by `breached_sql` itself, are
+    among few candidates read by range from partial indexes (`triage.db.RUNNING_FIRST_CONTACT`,
+    `RUNNING_RESOLUTION`, `LATE_FINISH`): an unmarked active case breached by time has a running
+    clock due at or before `now`, or a clock done after its due (which also covers a done time
+    later than `now`). Tested against a full scan with `breached_sql`.
+    """
+    counts = counters(conn)
+    late = conn.execute(
         f"""
-        SELECT count(*) AS open, coalesce(sum({breached_sql()}), 0) AS breached
-        FROM cases
-        WHERE status NOT IN ('resolved', 'closed')
+        SELECT count(*) FROM cases
+        WHERE id IN (
+            SELECT id FROM cases WHERE {RUNNING_FIRST_CONTACT} AND first_contact_due <= :now
+            UNION SELECT id FROM cases WHERE {RUNNING_RESOLUTION} AND resolution_due <= :now
+            UNION SELECT id FROM cases WHERE {LATE_FINISH}
+        ) AND {breached_sql()}
         """,
         {"now": to_db(now)},
-    ).fetchone()
-    return {"open": row["open"], "breached": row["breached"]}
+    ).fetchone()[0]
+    return {
+        "open": case_count(counts, ACTIVE_STATUSES, PRIORITIES),
+        "breached": counts.get("cases:breached_marked", 0) + late,
+    }
 
 
 def cohort_figures(conn: sqlite3.Connection, where: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:

@@ -80,7 +80,9 @@ def webhook():
     )
     reviews = reviews_from_body(_parse_json(body), now=received_at)
     conn = get_db()
-    result = ingest(conn, reviews, received_at)
+    redis = get_redis()
+    # One write transaction: new and updated reviews are stored already claimed for scoring.
+    result = ingest(conn, reviews, received_at, claim=redis is not None)
     if result.to_score:
-        enqueue_after_commit(conn, get_redis())
+        enqueue_after_commit(conn, redis, result)
     return jsonify(result.to_json()), 202
