@@ -7,7 +7,9 @@ shift (half 白班, half 夜班), and a supervisor gets a login and an API token
 `triage serve --workers 0` serves it (web app + db worker, no scoring), as in `read_api_bench.py`.
 
 Timed, each after one warm-up request:
-- the board page `/supervisor` (workload, unassigned, urgent list, 7-day metrics) and its parts;
+- the whole board as a browser loads it: the page `/supervisor` (a frame since the parts load
+  themselves), then its three parts (workload and unassigned, urgent list, 7-day metrics) fetched
+  side by side, until the last one has answered; then the frame alone and each part alone;
 - the 12-week metrics: `/supervisor/metrics?period=84d` and `GET /api/v1/metrics/cs` for 84 days,
   by agent and by shift;
 - a bulk-reassignment preview (`/supervisor/preview?assignee=-&priority=P1`);
@@ -35,6 +37,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -55,7 +58,9 @@ def queries() -> list[tuple[str, str, str]]:
     first = today - timedelta(days=83)
     cs = f"/api/v1/metrics/cs?from={first}&to={today}"
     return [
-        ("`GET /supervisor` (whole board, 7-day metrics)", "/supervisor", "session"),
+        ("whole board as a browser loads it: the frame, then its 3 parts at once (until the last answers)",
+         "/supervisor", "board"),
+        ("`GET /supervisor` (the frame alone)", "/supervisor", "session"),
         ("`GET /supervisor/workload` (part)", "/supervisor/workload", "session"),
         ("`GET /supervisor/urgent` (part)", "/supervisor/urgent", "session"),
         ("`GET /supervisor/metrics?period=84d` (12 weeks, part)", "/supervisor/metrics?period=84d", "session"),
@@ -110,6 +115,16 @@ class Session:
             return response.read()
 
 
+BOARD_PARTS = ("/supervisor/workload", "/supervisor/urgent", "/supervisor/metrics?period=7d")
+
+
+def load_board(session: Session) -> None:
+    """What a browser does: the page, then the parts its htmx ``load`` triggers fetch side by side."""
+    session.get("/supervisor")
+    with ThreadPoolExecutor(len(BOARD_PARTS)) as pool:
+        list(pool.map(session.get, BOARD_PARTS))
+
+
 def touch_two_days(db: Path, rng: random.Random) -> None:
     """Bump one case opened today and one opened on a random day of the last 12 weeks, as live work
     would: the metrics must recompute those two days (the day cache's counters move), while the
@@ -153,7 +168,9 @@ def one_run(requests: int) -> dict[str, tuple[float, float]]:
             session = Session(serve.url)
             rng = random.Random(7)
             for label, path, how in queries():
-                if how == "session":
+                if how == "board":
+                    first, lat = timed(lambda: load_board(session), requests)
+                elif how == "session":
                     first, lat = timed(lambda p=path: session.get(p), requests)
                 elif how == "token":
                     first, lat = timed(lambda p=path: get(serve.url + p, token), requests)
