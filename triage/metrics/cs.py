@@ -44,8 +44,10 @@ mark, never as a bare "100%".
 
 Two ways to the same figures: `cs_figures` over `CaseOutcome` rows is the definition (and what
 `reference_report` computes, reading every row); `period_report`, which the board, the API and the
-report call, sums the trigger-kept columns of migration 020 in SQLite instead, and tests hold the
-two to each other.
+report call, sums the trigger-kept columns of migration 020 in SQLite instead, one local day at a
+time, and keeps each day's sums and sorted minutes in a per-process cache that stays valid while
+the change counters of migration 021 (per UTC hour of opening, bumped by triggers in the writing
+transaction) stand still. Tests hold both paths, cached or not, to each other.
 """
 
 from __future__ import annotations
