@@ -220,3 +220,17 @@ def test_the_board_page_is_a_frame_whose_parts_load_themselves(client, db, peopl
     assert html.count('hx-trigger="load, every') == 3
     assert 'data-part="workload"' not in html  # computed by the part's own request, not the page's
     assert '<option value="84d" selected>' in html  # the period form keeps the asked period for its part
+
+
+def test_a_case_stored_at_risk_whose_due_has_passed_counts_as_breached_only(db, people):
+    held_risky, held_late = open_case(db, "c1", agent=LI), open_case(db, "c2", agent=LI)
+    free_risky, free_late = open_case(db, "c3", "P1"), open_case(db, "c4", "P1")
+    open_case(db, "c5", "P1")  # fine
+    with transaction(db):
+        for case_id, due in ((held_risky, 20), (held_late, -20), (free_risky, 20), (free_late, -20)):
+            db.execute("UPDATE cases SET sla_first_contact = 'at_risk', first_contact_due = ? WHERE id = ?",
+                       (to_db(utcnow() + dt.timedelta(minutes=due)), case_id))
+    now = utcnow()
+    (load,) = board.workload(db, now, [LI])
+    assert (load.open, load.at_risk, load.breached) == (2, 1, 1)
+    assert board.unassigned_by_priority(db, now)["P1"] == {"total": 3, "at_risk": 1, "breached": 1}
