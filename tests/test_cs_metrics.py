@@ -306,3 +306,77 @@ def test_a_by_shift_report_may_skip_the_agents_and_keeps_the_same_shift_and_over
     full, lean = report(db), period_report(db, DAY, POLICY.shifts, agents=False)
     assert lean.by_agent == {}
     assert lean.to_json("shift") == full.to_json("shift")
+
+
+# --- the day cache (migration 021's change counters) ------------------------------------------------
+
+
+def test_cached_days_follow_every_later_change_and_still_agree_with_the_python_definitions(db):
+    from triage.metrics.cs import reference_report
+
+    period = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 3), TZ)
+    first = Timeline(db, "c1", at(1, 10, 0)).claim("li", at(1, 10, 5))
+    second = Timeline(db, "c2", at(2, 23, 0)).claim("wang", at(2, 23, 5))
+    before = period_report(db, period, POLICY.shifts)  # fills the cache
+    assert before.overall.first_contact_minutes.n == 0
+    first.to("contacted", at(1, 10, 40), "li")
+    second.to("contacted", at(3, 1, 0), "wang").to("resolved", at(3, 2, 0), "wang")
+    second.set(satisfaction="satisfied", resolved_by="li")
+    Timeline(db, "c3", at(3, 12, 0))
+    after, plain = period_report(db, period, POLICY.shifts), reference_report(db, period, POLICY.shifts)
+    assert after.to_json("agent") == plain.to_json("agent")
+    assert after.to_json("shift") == plain.to_json("shift")
+    assert after.overall.cases_handled == 3
+    assert after.by_agent["li"].satisfied == 1
+
+
+def test_a_day_whose_cases_did_not_change_is_not_computed_again(db, monkeypatch):
+    from triage.metrics import cs
+
+    Timeline(db, "c1", at(1, 10, 0)).claim("li", at(1, 10, 5))
+    Timeline(db, "c2", at(2, 10, 0)).claim("li", at(2, 10, 5))
+    period = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 2), TZ)
+    computed: list[dt.date] = []
+    real = cs._compute_day
+
+    def counting(conn, day, shifts):
+        computed.append(day.start)
+        return real(conn, day, shifts)
+
+    monkeypatch.setattr(cs, "_compute_day", counting)
+    period_report(db, period, POLICY.shifts)
+    period_report(db, period, POLICY.shifts)
+    Timeline(db, "c3", at(2, 15, 0))
+    assert period_report(db, period, POLICY.shifts).overall.cases_handled == 3
+    assert computed == [dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 2)]
+
+
+def test_figures_read_inside_a_write_transaction_are_not_kept(db):
+    from triage.metrics import cs
+
+    cs.clear_day_cache()
+    Timeline(db, "c1", at(2, 10, 0))
+    db.execute("BEGIN")
+    db.execute("UPDATE cases SET opened_at = ?", (to_db(at(5, 10, 0)),))  # out of the day, then undone
+    assert report(db).overall.cases_handled == 0
+    db.execute("ROLLBACK")
+    assert report(db).overall.cases_handled == 1
+
+
+def test_every_change_to_a_case_bumps_its_opening_hours_in_cs_changes(db):
+    def counter(hour: str) -> int:
+        row = db.execute("SELECT n FROM cs_changes WHERE hour = ?", (hour,)).fetchone()
+        return row[0] if row else 0
+
+    hour = to_db(at(2, 10, 0))[:13]
+    case = Timeline(db, "c1", at(2, 10, 0))
+    created = counter(hour)
+    assert created > 0
+    case.claim("li", at(2, 10, 5))
+    claimed = counter(hour)
+    assert claimed > created
+    later = to_db(at(2, 14, 0))
+    with transaction(db):
+        db.execute("UPDATE cases SET opened_at = ? WHERE id = ?", (later, case.id))
+    assert counter(hour) > claimed  # the hour it left
+    assert counter(later[:13]) > 0  # and the hour it joined

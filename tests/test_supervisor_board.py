@@ -58,7 +58,7 @@ def test_supervisors_and_admins_see_the_board(client, db, people, who):
     response = client.get("/supervisor")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "主管看板" in html and 'hx-trigger="every 20s' in html
+    assert "主管看板" in html and 'hx-trigger="load, every 20s' in html
     assert "<script>" not in html  # htmx only, from /static
 
 
@@ -210,3 +210,27 @@ def test_metrics_part_with_a_bad_custom_period_falls_back_and_says_so(client, db
     sign_in(client, "zhao")
     html = client.get("/supervisor/metrics?period=custom&from=2026-13-01&to=2026-01-01").get_data(as_text=True)
     assert "已改为近 7 天" in html
+
+
+def test_the_board_page_is_a_frame_whose_parts_load_themselves(client, db, people):
+    sign_in(client, "zhao")
+    html = client.get("/supervisor?period=84d").get_data(as_text=True)
+    for part in ("workload", "urgent", "metrics"):
+        assert f'hx-get="/supervisor/{part}" ' in html or f'hx-get="/supervisor/{part}"' in html
+    assert html.count('hx-trigger="load, every') == 3
+    assert 'data-part="workload"' not in html  # computed by the part's own request, not the page's
+    assert '<option value="84d" selected>' in html  # the period form keeps the asked period for its part
+
+
+def test_a_case_stored_at_risk_whose_due_has_passed_counts_as_breached_only(db, people):
+    held_risky, held_late = open_case(db, "c1", agent=LI), open_case(db, "c2", agent=LI)
+    free_risky, free_late = open_case(db, "c3", "P1"), open_case(db, "c4", "P1")
+    open_case(db, "c5", "P1")  # fine
+    with transaction(db):
+        for case_id, due in ((held_risky, 20), (held_late, -20), (free_risky, 20), (free_late, -20)):
+            db.execute("UPDATE cases SET sla_first_contact = 'at_risk', first_contact_due = ? WHERE id = ?",
+                       (to_db(utcnow() + dt.timedelta(minutes=due)), case_id))
+    now = utcnow()
+    (load,) = board.workload(db, now, [LI])
+    assert (load.open, load.at_risk, load.breached) == (2, 1, 1)
+    assert board.unassigned_by_priority(db, now)["P1"] == {"total": 3, "at_risk": 1, "breached": 1}

@@ -18,7 +18,7 @@ from typing import Any
 
 from triage.cases.store import ACTIVE_STATUSES
 from triage.errors import ValidationFailed
-from triage.metrics.cases import at_risk_sql, breached_sql, next_due_sql
+from triage.metrics.cases import at_risk_sql, breached_sql, next_due_sql, stored_at_risk_sql
 from triage.sla import PRIORITIES
 from triage.timeutil import from_db, to_db
 
@@ -39,6 +39,15 @@ MAX_BULK = 500  # one reassignment moves at most this many cases; narrow the fil
 UNASSIGNED = "-"  # the filter value for "nobody holds it"
 SLA_FILTERS = ("breached", "at_risk", "ok")
 _ACTIVE = "status IN ('open', 'claimed', 'contacted', 'waiting_customer')"
+# Breached and at risk of one case with the breach rules evaluated once (they are most of a
+# count's cost over tens of thousands of active cases): a breached case adds 1, one at risk
+# (not breached, a running clock stored at_risk) adds 2**32; `_unpack` splits the sum.
+_PACKED = f"(CASE WHEN {breached_sql()} THEN 1 WHEN {stored_at_risk_sql()} THEN {1 << 32} ELSE 0 END)"
+
+
+def _unpack(total: int | None) -> tuple[int, int]:
+    """(at risk, breached) from a sum of `_PACKED`."""
+    return divmod(total or 0, 1 << 32)
 
 
 @dataclass(frozen=True)
@@ -55,16 +64,14 @@ def workload(conn: sqlite3.Connection, now: datetime, agents: list[str]) -> list
     still holding cases (a disabled agent's leftovers must stay visible)."""
     rows = conn.execute(
         f"""
-        SELECT assignee, SUM(status = 'claimed') AS claimed, COUNT(*) AS open,
-               SUM({at_risk_sql()}) AS at_risk, SUM({breached_sql()}) AS breached
+        SELECT assignee, SUM(status = 'claimed') AS claimed, COUNT(*) AS open, SUM({_PACKED}) AS packed
         FROM cases INDEXED BY cases_board
         WHERE assignee IS NOT NULL AND {_ACTIVE}
         GROUP BY assignee
         """,
         {"now": to_db(now)},
     ).fetchall()
-    found = {r["assignee"]: AgentLoad(r["assignee"], r["claimed"], r["open"], r["at_risk"], r["breached"])
-             for r in rows}
+    found = {r["assignee"]: AgentLoad(r["assignee"], r["claimed"], r["open"], *_unpack(r["packed"])) for r in rows}
     loads = [found.pop(name, AgentLoad(name, 0, 0, 0, 0)) for name in agents]
     return loads + [found[name] for name in sorted(found)]
 
@@ -76,8 +83,7 @@ def unassigned_by_priority(conn: sqlite3.Connection, now: datetime) -> dict[str,
     rows = conn.execute(
         f"""
         WITH p(priority) AS (VALUES {values})
-        SELECT p.priority, (SELECT json_array(COUNT(*), COALESCE(SUM({at_risk_sql()}), 0),
-                                               COALESCE(SUM({breached_sql()}), 0))
+        SELECT p.priority, (SELECT json_array(COUNT(*), COALESCE(SUM({_PACKED}), 0))
                             FROM cases INDEXED BY cases_board
                             WHERE assignee IS NULL AND {_ACTIVE} AND priority = p.priority)
         FROM p
@@ -86,7 +92,8 @@ def unassigned_by_priority(conn: sqlite3.Connection, now: datetime) -> dict[str,
     ).fetchall()
     counts = {}
     for priority, packed in rows:
-        total, at_risk, breached = json.loads(packed)
+        total, both = json.loads(packed)
+        at_risk, breached = _unpack(both)
         counts[priority] = {"total": total, "at_risk": at_risk, "breached": breached}
     return counts
 
@@ -108,7 +115,8 @@ def urgent_cases(conn: sqlite3.Connection, now: datetime, *, limit: int = 50) ->
     """Active cases breached or at risk at `now`, soonest due first (the longest overdue on top,
     then those about to breach); and how many there are in all."""
     params = {"now": to_db(now), "limit": limit}
-    condition = f"{_ACTIVE} AND ({breached_sql()} OR {at_risk_sql()})"
+    # breached, or at risk (= not breached and stored at_risk): breached or stored at_risk.
+    condition = f"{_ACTIVE} AND ({breached_sql()} OR {stored_at_risk_sql()})"
     # Order and pick from the covering index alone; only the page's rows are read from the table.
     total = conn.execute(f"SELECT COUNT(*) FROM cases INDEXED BY cases_board WHERE {condition}", params).fetchone()[0]
     picked = conn.execute(

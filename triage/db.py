@@ -619,6 +619,26 @@ def _m040_counters_and_indexes(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m021_cs_changes(db: sqlite_utils.Database) -> None:
+    # A change counter per UTC hour of opening time (the first 13 characters of the stored
+    # opened_at), bumped by triggers whenever a case's CS columns (migration 020) may change, is
+    # added or deleted. triage.metrics.cs caches each local day's figures under the counters of
+    # the hours it covers, so a 12-week query recomputes only the days whose cases changed.
+    # Absent row = counter 0, so nothing needs backfilling. The row 'id' names this database (a
+    # random number): a file replaced by another one at the same path never matches a cached day.
+    bump = ("INSERT INTO cs_changes (hour, n) VALUES (substr({row}.opened_at, 1, 13), 1)"
+            " ON CONFLICT (hour) DO UPDATE SET n = n + 1;")
+    for statement in (
+        "CREATE TABLE cs_changes (hour TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+        f"CREATE TRIGGER cases_cs_changes_insert AFTER INSERT ON cases BEGIN {bump.format(row='NEW')} END",
+        f"CREATE TRIGGER cases_cs_changes_update AFTER UPDATE OF opened_at, cs_agent, cs_flags, cs_minutes"
+        f" ON cases BEGIN {bump.format(row='OLD')} {bump.format(row='NEW')} END",
+        f"CREATE TRIGGER cases_cs_changes_delete AFTER DELETE ON cases BEGIN {bump.format(row='OLD')} END",
+        "INSERT INTO cs_changes (hour, n) VALUES ('id', abs(random()))",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
@@ -628,6 +648,7 @@ MIGRATIONS: list[Migration] = [
     # 019: the queue UI's own (the queue domain counts up from 011).
     ("019_cases_by_customer", _m019_cases_by_customer),
     ("020_supervisor", _m020_supervisor),
+    ("021_cs_changes", _m021_cs_changes),
     ("030_alerts", _m030_alerts),
     ("040_counters_and_indexes", _m040_counters_and_indexes),
     ("050_login_throttle", _m050_login_throttle),

@@ -143,6 +143,9 @@ def test_the_board_loads_with_workload_urgent_cases_and_metrics(board_page, boar
     sign_in_as_supervisor(page, app)
     assert page.evaluate("typeof window.htmx") == "object"
     assert page.locator("h1").first.inner_text() == "主管看板"
+    # The parts load themselves after the frame (htmx "load").
+    for part in ('[data-part="workload"]', '[data-part="shift-metrics"]', f'[data-urgent-case="{made["other"][-1]}"]'):
+        page.locator(part).first.wait_for()
     li = page.locator('[data-agent-load="li.agent"]')
     assert li.locator('[data-count="open"]').inner_text() == "1"
     assert page.locator('[data-unassigned="P1"] [data-count="total"]').inner_text() == "3"

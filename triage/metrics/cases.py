@@ -84,10 +84,15 @@ def breached_sql(now: str = ":now") -> str:
     return f"({clock_breached_sql('first_contact', now)} OR {clock_breached_sql('resolution', now)})"
 
 
+def stored_at_risk_sql() -> str:
+    """True for a case with an undone clock stored ``at_risk`` (at risk unless breached)."""
+    undone = " OR ".join(f"({done} IS NULL AND {state} = 'at_risk')" for _, done, state in CLOCK_COLUMNS.values())
+    return f"({undone})"
+
+
 def at_risk_sql(now: str = ":now") -> str:
     """True for a case not breached at `now` with an undone clock stored ``at_risk``."""
-    undone = " OR ".join(f"({done} IS NULL AND {state} = 'at_risk')" for _, done, state in CLOCK_COLUMNS.values())
-    return f"(NOT {breached_sql(now)} AND ({undone}))"
+    return f"(NOT {breached_sql(now)} AND {stored_at_risk_sql()})"
 
 
 def next_due_sql() -> str:

@@ -44,8 +44,10 @@ mark, never as a bare "100%".
 
 Two ways to the same figures: `cs_figures` over `CaseOutcome` rows is the definition (and what
 `reference_report` computes, reading every row); `period_report`, which the board, the API and the
-report call, sums the trigger-kept columns of migration 020 in SQLite instead, and tests hold the
-two to each other.
+report call, sums the trigger-kept columns of migration 020 in SQLite instead, one local day at a
+time, and keeps each day's sums and sorted minutes in a per-process cache that stays valid while
+the change counters of migration 021 (per UTC hour of opening, bumped by triggers in the writing
+transaction) stand still. Tests hold both paths, cached or not, to each other.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ import json
 import math
 import re
 import sqlite3
+import threading
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -76,6 +80,7 @@ __all__ = [
     "Period",
     "Rate",
     "agent_names",
+    "clear_day_cache",
     "credited_agent",
     "cs_figures",
     "cs_report",
@@ -627,25 +632,120 @@ def _figures(sums: dict[str, int], minutes: list[float]) -> CsFigures:
     )
 
 
+class _Day(NamedTuple):
+    """One local day's sums and sorted minutes per shift span and per credited agent."""
+
+    spans: list[tuple[str, dict[str, int], list[float]]]
+    agents: dict[str, tuple[dict[str, int], list[float]]]
+
+
+# Each local day's figures, computed once and reused until a case opened in that day's UTC hours
+# changes: the key holds the database (file and the random id migration 021 gave it), the shift
+# calendar and the day; the value holds the
+# change counters (migration 021's `cs_changes`) the figures were computed under. Any change to a
+# case's CS columns bumps its hour's counter in the same transaction, so a hit is exact.
+_DAY_CACHE: OrderedDict[tuple[str, int, ShiftCalendar, date], tuple[tuple[int, ...], _Day]] = OrderedDict()
+_DAY_CACHE_SIZE = 1024  # local days (~30 kB each at 400 contacted cases a day)
+_DAY_CACHE_LOCK = threading.Lock()
+
+
+def clear_day_cache() -> None:
+    """Forget every cached day (benchmarks time the cold path with it)."""
+    with _DAY_CACHE_LOCK:
+        _DAY_CACHE.clear()
+
+
+def _database_file(conn: sqlite3.Connection) -> str | None:
+    """The main database's file, or None for an in-memory one (never cached)."""
+    for _, name, path in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return path or None
+    return None
+
+
+def _hours(lo: datetime, hi: datetime) -> list[str]:
+    """The `cs_changes` keys (UTC hours, as the first 13 characters of `to_db`) that [lo, hi) touches."""
+    cursor = lo.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    keys = []
+    while cursor < hi:
+        keys.append(to_db(cursor)[:13])
+        cursor += timedelta(hours=1)
+    return keys
+
+
+def _compute_day(conn: sqlite3.Connection, day: Period, shifts: ShiftCalendar) -> _Day:
+    cte, params = _segments_cte(day, shifts)
+    spans = _sql_shift_sums(conn, cte, params)
+    agents = _sql_agent_sums(conn, day, sum(sums["cases"] for _, sums, _ in spans))
+    for _, _, minutes in spans:
+        minutes.sort()
+    for _, minutes in agents.values():
+        minutes.sort()
+    return _Day(spans, agents)
+
+
+def _days(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar, cacheable: bool) -> list[_Day]:
+    """The period's days, from the cache where their hours' counters have not moved."""
+    lo, hi = period.db_bounds()
+    counters = dict(conn.execute("SELECT hour, n FROM cs_changes WHERE hour >= ? AND hour <= ?",
+                                 (lo[:13], hi[:13])))
+    database = _database_file(conn) if cacheable else None
+    identity = conn.execute("SELECT n FROM cs_changes WHERE hour = 'id'").fetchone()
+    if identity is None:
+        database = None
+    found = []
+    for offset in range(period.days):
+        local = period.start + timedelta(days=offset)
+        day = Period(local, local, period.timezone)
+        stamp = tuple(counters.get(hour, 0) for hour in _hours(*day.bounds()))
+        key = (database or "", identity[0] if identity else 0, shifts, local)
+        with _DAY_CACHE_LOCK:
+            hit = _DAY_CACHE.get(key) if database else None
+            if hit is not None and hit[0] == stamp:
+                _DAY_CACHE.move_to_end(key)
+                found.append(hit[1])
+                continue
+        figures = _compute_day(conn, day, shifts)
+        if database:
+            with _DAY_CACHE_LOCK:
+                _DAY_CACHE[key] = (stamp, figures)
+                _DAY_CACHE.move_to_end(key)
+                while len(_DAY_CACHE) > _DAY_CACHE_SIZE:
+                    _DAY_CACHE.popitem(last=False)
+        found.append(figures)
+    return found
+
+
 def period_report(conn: sqlite3.Connection, period: Period, shifts: ShiftCalendar, *,
                   agents: bool = True) -> CsReport:
     """The CS figures of `period` per agent (every active agent, plus anyone else credited), per
     shift (every shift of the calendar) and overall — what the board, the API and the report show.
 
-    ``agents=False`` leaves `by_agent` empty and saves its pass over the period (a by-shift answer)."""
-    cte, params = _segments_cte(period, shifts)
-    with _snapshot(conn):
-        spans = _sql_shift_sums(conn, cte, params)
-        by_agent = _sql_agent_sums(conn, period, sum(sums["cases"] for _, sums, _ in spans)) if agents else {}
+    The period is summed day by day (local days); a day whose cases have not changed since it was
+    last computed in this process comes from the day cache, the others from the indexes of
+    migration 020. The figures are exact either way. ``agents=False`` leaves `by_agent` empty."""
+    snapshot = _snapshot(conn)
+    with snapshot:
+        # Only figures read in a transaction of our own may be kept: an enclosing write
+        # transaction could still roll back what they saw.
+        days = _days(conn, period, shifts, cacheable=snapshot.began)
         agents_ = agent_names(conn) if agents else []
     zero = dict.fromkeys(_SUM_FIELDS, 0)
     by_shift: dict[str, tuple[dict[str, int], list[float]]] = {s.name: (dict(zero), []) for s in shifts.shifts}
     overall: tuple[dict[str, int], list[float]] = (dict(zero), [])
-    for shift, sums, minutes in spans:
-        for target, values in (by_shift.setdefault(shift, (dict(zero), [])), overall):
-            for name in _SUM_FIELDS:
-                target[name] += sums[name]
-            values.extend(minutes)
+    by_agent: dict[str, tuple[dict[str, int], list[float]]] = {}
+    for day in days:
+        for shift, sums, minutes in day.spans:
+            for target, values in (by_shift.setdefault(shift, (dict(zero), [])), overall):
+                for name in _SUM_FIELDS:
+                    target[name] += sums[name]
+                values.extend(minutes)
+        if agents:
+            for agent, (sums, minutes) in day.agents.items():
+                target, values = by_agent.setdefault(agent, (dict(zero), []))
+                for name in _SUM_FIELDS:
+                    target[name] += sums[name]
+                values.extend(minutes)
     names = list(dict.fromkeys(agents_))
     names += sorted(set(by_agent) - set(names))
     return CsReport(

@@ -1,8 +1,9 @@
 """`/supervisor`: the supervisors' live board (supervisors and admins).
 
-The page is server-rendered in full on the first request; its parts then refresh themselves with
-htmx (``hx-trigger="every 20s"``, and at once after a reassignment: the POST answers with an
-``HX-Trigger: board-changed`` header the parts listen for). No inline script (CSP).
+The page itself is the frame (headings, filters, the period form); its parts load themselves with
+htmx as soon as it is shown (``hx-trigger="load, every 20s"``), then refresh every 20 s (metrics
+60 s), and at once after a reassignment: the POST answers with an ``HX-Trigger: board-changed``
+header the parts listen for. No inline script (CSP).
 
 - `/supervisor/workload`  workload per agent and the unassigned queue by priority (partial)
 - `/supervisor/urgent`    cases breached or at risk now, soonest due first (partial)
@@ -83,15 +84,19 @@ def _period() -> tuple[Period, str]:
     return Period.last_days(7, now, settings.timezone), "7d"
 
 
-def _metrics_context() -> dict[str, Any]:
+def _period_context() -> dict[str, Any]:
     try:
         period, preset = _period()
         error = None
     except ValidationFailed as exc:
         period, preset = Period.last_days(7, utcnow(), get_settings().timezone), "7d"
         error = "；".join(f"{'开始' if i['field'] == 'from' else '结束'}日期：{i['message']}" for i in exc.items)
-    report = period_report(get_db(), period, get_policy().shifts)
-    return {"cs": report, "period": period, "preset": preset, "periods": PERIODS, "period_error": error}
+    return {"period": period, "preset": preset, "periods": PERIODS, "period_error": error}
+
+
+def _metrics_context() -> dict[str, Any]:
+    context = _period_context()
+    return {"cs": period_report(get_db(), context["period"], get_policy().shifts), **context}
 
 
 def _common() -> dict[str, Any]:
@@ -103,9 +108,9 @@ def _common() -> dict[str, Any]:
 
 @bp.get("")
 def index():
-    now, people = utcnow(), _people()
-    return render_template("supervisor/board.html", now=now, **people, **_workload_context(now, people),
-                           **_urgent_context(now), **_metrics_context(), **_common())
+    # The page is the frame only: each part loads itself at once (hx-trigger "load"), so the page
+    # answers before the slowest part has been computed, and the parts arrive side by side.
+    return render_template("supervisor/board.html", now=utcnow(), **_people(), **_period_context(), **_common())
 
 
 @bp.get("/workload")
