@@ -3,12 +3,35 @@ registered explicitly."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from jinja2.bccache import Bucket, BytecodeCache
 
 from triage.config import Settings
+
+
+class _ProcessBytecodeCache(BytecodeCache):
+    """Jinja bytecode kept in memory for the life of the process."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CACHE = _ProcessBytecodeCache()
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -24,6 +47,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     converters.install(app)  # before any blueprint: rules bind their converters when registered
     _install_resources(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = None  # the webhook enforces its own 1 MiB limit with the contract's error
+    # Compiled templates are shared by every app of the process (keyed by name and source checksum),
+    # so an app built again (each test builds its own) does not recompile the same templates.
+    app.jinja_env.bytecode_cache = _TEMPLATE_CACHE
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
