@@ -29,6 +29,30 @@ WEBHOOK_SECRET = "test-webhook-secret"
 # environment sets PYTHONDONTWRITEBYTECODE: recompiling every test module costs each worker seconds.
 sys.dont_write_bytecode = False
 
+def _share_url_builders() -> None:
+    """Every test builds its own Flask app, and Werkzeug compiles Python source for each URL rule of
+    each app (~60% of building an app). The compiled builder depends only on the rule's text, its
+    defaults and `append_unknown` (the rule itself is an argument), so equal rules share one.
+    Test-only: production builds one app per process."""
+    from werkzeug.routing.rules import Rule
+
+    original = Rule._compile_builder
+    if getattr(original, "_shared", False):
+        return
+    compiled: dict[tuple, object] = {}
+
+    def shared(self, append_unknown=True):
+        key = (tuple(self._trace), repr(sorted((self.defaults or {}).items())), append_unknown)
+        if key not in compiled:
+            compiled[key] = original(self, append_unknown)
+        return compiled[key]
+
+    shared._shared = True
+    Rule._compile_builder = shared
+
+
+_share_url_builders()
+
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access("/dev/shm", os.W_OK):
     os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
 

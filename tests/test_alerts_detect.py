@@ -6,7 +6,6 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from scipy.stats import betabinom
 
 from triage.alerts.detect import (
     DEFAULT_PARAMS,
@@ -124,6 +123,8 @@ def test_no_reviews_in_the_window_means_no_alert():
      (40, 60, 0.5, 200.0)],
 )
 def test_the_upper_tail_agrees_with_scipy(k, n, a, b):
+    from scipy.stats import betabinom  # ~1.5 s to import: only this test pays it, not collection
+
     assert upper_tail(k, n, Beta(a, b)) == pytest.approx(float(betabinom.sf(k - 1, n, a, b)), rel=1e-6, abs=1e-12)
 
 

@@ -100,7 +100,18 @@ def imports_of(name: str, path: Path) -> list[Import]:
     return found
 
 
-IMPORTS = [imp for name, path in MODULES.items() for imp in imports_of(name, path)]
+class _Imports:
+    """Every import statement of every module, parsed on first use (not while tests are collected)."""
+
+    _all: list[Import] | None = None
+
+    def __iter__(self):
+        if _Imports._all is None:
+            _Imports._all = [imp for name, path in MODULES.items() for imp in imports_of(name, path)]
+        return iter(_Imports._all)
+
+
+IMPORTS = _Imports()
 
 
 def _under(target: str, prefix: str) -> bool:

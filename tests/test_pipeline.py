@@ -39,6 +39,7 @@ def later(delta: dt.timedelta) -> dt.datetime:
     return utcnow() + delta + dt.timedelta(seconds=1)
 
 
+@pytest.mark.slow  # the whole pipeline with the real model through real rq jobs
 def test_webhook_to_case_end_to_end(job_context, db, redis_conn, client, signed, auth_headers):
     payload = {"reviews": [review("a1", COMPLAINTS[0], customer_id="vip", rating=1),
                            review("a2", COMPLAINTS[1], customer_id="vip", rating=2),

@@ -9,6 +9,7 @@ import stat
 import threading
 
 import psutil
+import pytest
 
 from triage.redis_conn import EmbeddedRedis
 
@@ -64,6 +65,7 @@ def test_its_folder_and_files_are_private(tmp_path):
         assert stat.S_IMODE((tmp_path / "var" / name).stat().st_mode) == 0o600, name
 
 
+@pytest.mark.slow  # two real redis-server processes and a 1 s timer
 def test_a_new_server_waits_for_a_predecessor_still_shutting_down_on_the_same_socket(tmp_path):
     # `serve` SIGKILLed: its Redis gets SIGTERM (parent-death signal) and saves before exiting; on a
     # loaded machine that can outlast the start of the next `serve`. A server that exits removes its

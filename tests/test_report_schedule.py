@@ -118,6 +118,7 @@ def worker_env(settings):
     context.reset()
 
 
+@pytest.mark.slow  # runs the publish job through a real rq worker
 def test_the_job_publishes_its_week_and_schedules_the_next_run(db, redis_conn, worker_env):
     week = IsoWeek(2026, 40)  # long over whenever the test runs
     add_review(db, "2026-10-01T12:00:00+08:00", sentiment="negative")
@@ -133,6 +134,7 @@ def test_the_job_publishes_its_week_and_schedules_the_next_run(db, redis_conn, w
     assert scheduled(redis_conn) in ({job_id_for(w): t} for t, w in (before, after))
 
 
+@pytest.mark.slow  # runs the publish job through a real rq worker
 def test_the_job_waits_while_reviews_of_its_week_are_pending(db, redis_conn, worker_env):
     week = IsoWeek(2026, 40)
     add_review(db, "2026-10-01T12:00:00+08:00", sentiment="negative")
@@ -154,6 +156,7 @@ def test_the_job_waits_while_reviews_of_its_week_are_pending(db, redis_conn, wor
     assert (get_published(db, week)["reviews"], get_published(db, week)["negative"]) == (2, 2)
 
 
+@pytest.mark.slow  # runs the publish job through a real rq worker
 def test_the_job_publishes_anyway_after_waiting_its_limit(db, redis_conn, worker_env):
     week = IsoWeek(2026, 40)
     add_review(db, "2026-10-02T12:00:00+08:00")  # pending for good
