@@ -38,14 +38,8 @@ def cli_add_agent(
     stdin: TextIO | None = None,
 ) -> int:
     """Exit 0, or 1 with a reason on stderr."""
-    try:
-        password = read_password(stdin or sys.stdin)
-    except (ValueError, EOFError, KeyboardInterrupt) as exc:
-        print(f"triage: {exc or 'no password given'}", file=sys.stderr)
-        return 1
-    if not password:
-        print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent add ...`)",
-              file=sys.stderr)
+    password = _password_from(stdin, "triage agent add ...")
+    if password is None:
         return 1
     if shift and (problem := unknown_shift(settings, shift)):
         print(f"triage: {problem}", file=sys.stderr)
@@ -103,14 +97,8 @@ def cli_set_enabled(settings: Settings, username: str, *, enabled: bool) -> int:
 
 
 def cli_passwd(settings: Settings, username: str, *, stdin: TextIO | None = None) -> int:
-    try:
-        password = read_password(stdin or sys.stdin)
-    except (ValueError, EOFError, KeyboardInterrupt) as exc:
-        print(f"triage: {exc or 'no password given'}", file=sys.stderr)
-        return 1
-    if not password:
-        print("triage: refusing an empty password (give it on stdin, e.g. `echo PASS | triage agent passwd NAME`)",
-              file=sys.stderr)
+    password = _password_from(stdin, "triage agent passwd NAME")
+    if password is None:
         return 1
     status = _run(settings, set_password, username, password)
     if status == 0:
@@ -150,3 +138,16 @@ def cli_unlock_agent(settings: Settings, username: str) -> int:
         conn.close()
     print(f"Unlocked {username!r}." if was_locked else f"{username!r} was not locked; failed sign-ins forgotten.")
     return 0
+
+
+def _password_from(stdin: TextIO | None, command: str) -> str | None:
+    """The password given on stdin, or None after saying on stderr why there is none."""
+    try:
+        password = read_password(stdin or sys.stdin)
+    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+        print(f"triage: {exc or 'no password given'}", file=sys.stderr)
+        return None
+    if not password:
+        print(f"triage: refusing an empty password (give it on stdin, e.g. `echo PASS | {command}`)", file=sys.stderr)
+        return None
+    return password
