@@ -14,12 +14,16 @@ sentiment, or 1-2 stars) and which is no longer a complaint marks its case ``rev
 review is the outcome the CS team works for. A revision that is still a complaint joins the
 customer's active case as any complaint does (or opens a new one when the old case is done).
 
-Statements per batch, for the single writer's sake: one read of the reviews and one of their
-customers' recent complaints (kept up to date in memory as the batch assigns priorities), one
-`executemany` each for failed and scored reviews; the JSON columns arrive serialised from the
-scoring machines. Only at-risk reviews touch cases (`triage.cases.add_review`, one review after
-another, as the case rules need), and the clocks of the cases a batch opens are computed once per
-priority (they all start now, unpaused) instead of by a full check per case.
+Statements per batch, for the single writer's sake, whatever the batch's size: one read of the
+reviews and one of their customers' recent complaints (kept up to date in memory as the batch
+assigns priorities), one read of their customers' active cases; the case rules of
+`triage.cases.add_review` (open or join, raise the priority, merge causes, reasons, value tier, the
+latest review's product) are worked out in memory in review order, then written with one
+`executemany` each: new cases (complete, clocks included), joined cases, case events, reviews
+(scores, case and product-alert stamp together). Reviews that need no case cost no statement of
+their own; the JSON columns arrive serialised from the scoring machines. The clocks of the cases a
+batch opens are computed once per priority (they all start now, unpaused); only a case whose
+priority a join raised, or one whose clocks are not plain on opening, gets the general SLA check.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from triage import cases, priority, risk
-from triage.alerts.store import record_reviews
+from triage.alerts.store import AlertCounts
 from triage.db import transaction
 from triage.fingerprint import text_fingerprint
 from triage.score_columns import stored_json
@@ -84,7 +88,7 @@ def apply_results(
         marks = ",".join("?" * len(by_pk))
         rows = conn.execute(
             f"SELECT r.id, r.customer_id, r.rating, r.created_at, r.text, r.revision, r.case_id, r.platform,"
-            f" r.review_id, COALESCE(r.customer_ltv, c.ltv) AS ltv"
+            f" r.review_id, r.product_id, r.category, r.alert_counted, COALESCE(r.customer_ltv, c.ltv) AS ltv"
             f" FROM reviews r LEFT JOIN customers c ON c.customer_id = r.customer_id"
             f" WHERE r.id IN ({marks}) AND r.status = 'pending' ORDER BY r.created_at, r.id",
             list(by_pk),
@@ -104,9 +108,7 @@ def apply_results(
             conn.executemany("UPDATE reviews SET status = 'failed', error = ? WHERE id = ? AND status = 'pending'",
                              failed)
             outcome.failed = len(failed)
-        scored = _apply_scored(conn, good, by_pk, now, policy, ltv_threshold, webhook_url, wecom_url, outcome)
-        # Product alerts count the batch in the same transaction, so counters and scores never disagree.
-        outcome.alert_counts = record_reviews(conn, scored, now)
+        _apply_scored(conn, good, by_pk, now, policy, ltv_threshold, webhook_url, wecom_url, outcome)
     return outcome
 
 
@@ -120,14 +122,15 @@ def _apply_scored(
     webhook_url: str | None,
     wecom_url: str | None,
     outcome: ApplyOutcome,
-) -> list[int]:
-    """Score `rows` (pending, current text, no error); their ids."""
+) -> None:
+    """Score `rows` (pending, current text, no error)."""
     if not rows:
-        return []
+        return
+    stamp = to_db(now)
     complaints = _RecentComplaints(conn, rows)
-    updates: list[tuple[Any, ...]] = []
-    opened: dict[int, str] = {}  # case opened by this batch -> its priority as the batch leaves it
-    to_check: dict[int, None] = {}  # other cases whose SLA changed (a raised priority), in order
+    book = _CaseBook(conn, rows, stamp)
+    counts = AlertCounts()
+    updates: list[list[Any]] = []
     for row in rows:
         result = by_pk[row["id"]]
         causes = list(result["causes"])
@@ -143,81 +146,212 @@ def _apply_scored(
             )
         )
         decided = priority.decide(assessed, row["text"], causes, row["rating"])
-        case_id = row["case_id"]
-        if row["revision"] > 1 and case_id is not None and not assessed.complaint:
-            _mark_if_revised_upward(conn, row, result, now)
+        case: _Case | int | None = row["case_id"]
+        if row["revision"] > 1 and case is not None and not assessed.complaint:
+            _mark_if_revised_upward(conn, row, result, now, book)
         if decided.priority is not None:
-            added = cases.add_review(
-                conn, review_pk=row["id"], customer_id=row["customer_id"], priority=decided.priority,
-                risk=assessed.score, causes=causes, now=now, policy=policy,
-                refresh=False,  # each touched case's clocks are set once, after the batch
-            )
-            case_id = added.case_id
+            case = book.add(row, decided.priority, assessed, causes, decided.reasons)
             complaints.add(row)
-            if added.opened:
-                opened[case_id] = decided.priority
-            elif case_id in opened:
-                opened[case_id] = cases.higher_priority(opened[case_id], decided.priority)
-            elif added.sla_changed:
-                # A plain join leaves the dues, the stored states and the armed timer as they were.
-                to_check[case_id] = None
-            _record_value_and_reasons(conn, case_id, row["ltv"], assessed, decided.reasons)
         factors = {**assessed.to_json(), "priority": decided.priority,
                    "safety": [{"code": h.code, "label": h.label, "term": h.term, "start": h.start, "end": h.end}
                               for h in decided.safety]}
         # Results from `score_items` carry their JSON columns ready (serialised on the scoring
         # machine); older ones, still queued from before an upgrade, are serialised here.
         stored = result.get("stored") or stored_json(result)
-        updates.append((
+        updates.append([
             result["sentiment"],
             float(result["negative_prob"]),
             stored["causes"],
             stored["cause_probs"],
             stored["terms"],
             result.get("model_version"),
-            to_db(now),
+            stamp,
             round(assessed.score, 6),
-            json.dumps(factors, ensure_ascii=False),
+            _dumps(factors),
             decided.priority,
-            case_id,
-            stored.get("complaints") or json.dumps(list(result.get("complaints") or []), ensure_ascii=False),
+            case,  # a case the batch opens has its id once the book is written
+            stored.get("complaints") or _dumps(list(result.get("complaints") or [])),
+            # What the product alerts count the review as, in the same statement (see triage.alerts.store).
+            counts.add(row["id"], row["alert_counted"], row["created_at"], row["product_id"], row["category"],
+                       stored["causes"]),
             row["id"],
-        ))
+        ])
+    book.write(conn, now, policy, outcome)
+    for update in updates:
+        if isinstance(update[10], _Case):
+            update[10] = update[10].id
     conn.executemany(
         "UPDATE reviews SET status = 'scored', error = NULL, sentiment = ?, negative_prob = ?, causes = ?,"
         " cause_probs = ?, terms = ?, model_version = ?, scored_at = ?, risk = ?, risk_factors = ?, priority = ?,"
-        " case_id = ?, complaints = ? WHERE id = ? AND status = 'pending'",
+        " case_id = ?, complaints = ?, alert_counted = ? WHERE id = ? AND status = 'pending'",
         updates,
     )
     outcome.scored += len(rows)
-    _start_clocks(conn, opened, now, policy, outcome, to_check)
-    for case_id in to_check:
+    # Product alerts count the batch in the same transaction, so counters and scores never disagree.
+    outcome.alert_counts = counts.write(conn, now)
+    for case_id in book.to_check:
         outcome.checks[case_id], escalated = check_case_in_tx(conn, case_id, now, policy, webhook_url,
                                                               wecom_url=wecom_url)
         outcome.escalated += escalated
-    return [row["id"] for row in rows]
 
 
-def _start_clocks(conn: sqlite3.Connection, opened: Mapping[int, str], now: datetime, policy: SlaPolicy,
-                  outcome: ApplyOutcome, to_check: dict[int, None]) -> None:
-    """Set the clocks of the cases the batch opened. They all start now, unpaused, so their clocks
-    depend on their priority alone: the calendar walk runs once per priority, not once per case."""
-    by_priority: dict[str, cases.Clocks] = {}
-    plain: list[tuple[str | None, str | None, str | None, int]] = []
-    for case_id, level in opened.items():
-        clocks = by_priority.get(level)
-        if clocks is None:
-            clocks = by_priority[level] = cases.compute_clocks(
-                priority=level, started_at=now, first_contacted_at=None, resolved_at=None,
-                active=True, pauses=(), policy=policy, now=now)
-        if clocks.first_contact == "ok" and clocks.resolution == "ok":
-            plain.append((_db_time(clocks.first_contact_due), _db_time(clocks.resolution_due),
-                          _db_time(clocks.next_check), case_id))
-            outcome.checks[case_id] = clocks.next_check
-        else:  # a clock already at risk on opening (an odd policy): the general check audits it
-            to_check[case_id] = None
-    conn.executemany(
-        "UPDATE cases SET first_contact_due = ?, resolution_due = ?, sla_next_check_at = ? WHERE id = ?", plain)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _dumps(value: Any) -> str:
+    # json.dumps(value, ensure_ascii=False), without building an encoder per call.
+    return _ENCODER.encode(value)
+
+
+@dataclass(eq=False)
+class _Case:
+    """A customer's active case as the batch leaves it: read from the database (id known) or opened
+    by the batch (id once written)."""
+
+    customer_id: str
+    priority: str
+    causes: list[str]
+    risk: float
+    reasons: list[dict[str, Any]]
+    value_tier: str | None
+    customer_ltv: float | None
+    shown: tuple[Any, Any, Any]  # product, category and platform of its latest review
+    id: int | None = None
+    opened_by_batch: bool = False
+    joins: int = 0
+    changed: bool = False
+
+
+class _CaseBook:
+    """The batch's customers' active cases (one per customer), changed in memory by the rules of
+    `triage.cases.add_review` and `triage.priority`, then written in a few statements.
+
+    The batch holds the write lock from its first read to its COMMIT, so no other writer can open,
+    join or close one of these cases meanwhile: what the book read stays true until it writes.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], stamp: str) -> None:
+        self.stamp = stamp
+        self.active: dict[str, _Case] = {}
+        self.opened: list[_Case] = []
+        self.to_check: dict[int, None] = {}  # cases whose SLA needs the general check, in order
+        # (case, kind, to_status, detail) in the order `add_review` would have written them.
+        self.events: list[tuple[_Case, str, str | None, dict[str, Any]]] = []
+        customers = sorted({row["customer_id"] for row in rows})
+        marks = ",".join("?" * len(customers))
+        for r in conn.execute(
+            f"SELECT id, customer_id, priority, causes, risk, priority_reasons, value_tier, customer_ltv,"
+            f" product_id, category, platform FROM cases"
+            f" WHERE customer_id IN ({marks}) AND status NOT IN ('resolved', 'closed')",
+            customers,
+        ):
+            self.active[r["customer_id"]] = _Case(
+                r["customer_id"], r["priority"], json.loads(r["causes"]), r["risk"],
+                json.loads(r["priority_reasons"] or "[]"), r["value_tier"], r["customer_ltv"],
+                (r["product_id"], r["category"], r["platform"]), id=r["id"])
+
+    def event(self, case: _Case, kind: str, detail: dict[str, Any], to_status: str | None = None) -> None:
+        self.events.append((case, kind, to_status, detail))
+
+    def existing(self, case_id: int) -> _Case:
+        """A case by id for an event of its own (it need not be active)."""
+        for case in self.active.values():
+            if case.id == case_id:
+                return case
+        return _Case("", "P3", [], 0.0, [], None, None, (None, None, None), id=case_id)
+
+    def add(self, row: sqlite3.Row, level: str, assessed: risk.Risk, causes: Sequence[str],
+            reasons: list[dict[str, Any]]) -> _Case:
+        """Put an at-risk review into its customer's active case, opening one if there is none."""
+        score = assessed.score
+        detail = {"review_pk": row["id"], "priority": level, "risk": round(score, 4)}
+        case = self.active.get(row["customer_id"])
+        if case is None:
+            case = _Case(row["customer_id"], level, cases.ordered_causes(causes), score, [], None, None,
+                         (None, None, None), opened_by_batch=True)
+            self.active[row["customer_id"]] = case
+            self.opened.append(case)
+            self.event(case, "opened", detail, to_status="open")
+        else:
+            case.joins += 1
+            case.causes = cases.ordered_causes([*case.causes, *causes])
+            case.risk = max(case.risk, score)
+            self.event(case, "review_added", detail)
+            raised = cases.higher_priority(case.priority, level)
+            if raised != case.priority:
+                self.event(case, "priority_changed", {"from": case.priority, "to": raised, "review_pk": row["id"]})
+                case.priority = raised
+                if case.id is not None:  # a raise moves an existing case's dues: the general check
+                    self.to_check[case.id] = None
+        case.changed = True
+        case.shown = (row["product_id"], row["category"], row["platform"])
+        # The case's customer value (LTV, top-10 % tier) as of this review, and its merged reasons.
+        case.reasons = priority.merge_reasons(case.reasons, reasons)
+        case.value_tier = "top" if assessed.factors.get("top_customer") else "regular"
+        if row["ltv"] is not None:
+            case.customer_ltv = row["ltv"]
+        return case
+
+    def write(self, conn: sqlite3.Connection, now: datetime, policy: SlaPolicy, outcome: ApplyOutcome) -> None:
+        stamp = self.stamp
+        plain: list[_Case] = []
+        if self.opened:
+            clocks_of = _opening_clocks({case.priority for case in self.opened}, now, policy)
+            inserts = []
+            for case in self.opened:
+                clocks = clocks_of[case.priority]
+                if clocks is not None:
+                    plain.append(case)
+                inserts.append((
+                    case.customer_id, case.priority, json.dumps(case.causes), case.risk, stamp, stamp, stamp,
+                    _db_time(clocks.first_contact_due) if clocks else None,
+                    _db_time(clocks.resolution_due) if clocks else None,
+                    _db_time(clocks.next_check) if clocks else None,
+                    1 + case.joins, _dumps(case.reasons), case.customer_ltv, case.value_tier, *case.shown,
+                ))
+            conn.executemany(
+                "INSERT INTO cases (customer_id, priority, status, causes, risk, opened_at, updated_at, sla_started_at,"
+                " first_contact_due, resolution_due, sla_next_check_at, version, priority_reasons, customer_ltv,"
+                " value_tier, product_id, category, platform)"
+                " VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
+            marks = ",".join("?" * len(self.opened))
+            ids = dict(conn.execute(
+                f"SELECT customer_id, id FROM cases WHERE customer_id IN ({marks})"
+                f" AND status NOT IN ('resolved', 'closed')", [case.customer_id for case in self.opened]).fetchall())
+            for case in self.opened:
+                case.id = ids[case.customer_id]
+                clocks = clocks_of[case.priority]
+                if clocks is not None:
+                    outcome.checks[case.id] = clocks.next_check
+                else:  # a clock already at risk on opening (an odd policy): the general check audits it
+                    self.to_check[case.id] = None
+        joined = [case for case in self.active.values() if case.changed and not case.opened_by_batch]
+        conn.executemany(
+            "UPDATE cases SET priority = ?, causes = ?, risk = ?, updated_at = ?, version = version + ?,"
+            " priority_reasons = ?, customer_ltv = ?, value_tier = ?, product_id = ?, category = ?, platform = ?"
+            " WHERE id = ?",
+            [(case.priority, json.dumps(case.causes), case.risk, stamp, case.joins, _dumps(case.reasons),
+              case.customer_ltv, case.value_tier, *case.shown, case.id) for case in joined],
+        )
+        conn.executemany(
+            "INSERT INTO case_events (case_id, at, actor, kind, from_status, to_status, detail)"
+            " VALUES (?, ?, 'system', ?, NULL, ?, ?)",
+            [(case.id, stamp, kind, to_status, _dumps(detail)) for case, kind, to_status, detail in self.events],
+        )
+
+
+def _opening_clocks(levels: set[str], now: datetime, policy: SlaPolicy) -> dict[str, cases.Clocks | None]:
+    """The clocks of a case opened now at each priority: they all start now, unpaused, so they
+    depend on the priority alone (the calendar walk runs once per priority, not once per case).
+    None where a clock is not plainly running on opening (an odd policy)."""
+    out: dict[str, cases.Clocks | None] = {}
+    for level in levels:
+        clocks = cases.compute_clocks(priority=level, started_at=now, first_contacted_at=None, resolved_at=None,
+                                      active=True, pauses=(), policy=policy, now=now)
+        out[level] = clocks if clocks.first_contact == "ok" and clocks.resolution == "ok" else None
+    return out
 
 
 class _RecentComplaints:
@@ -238,9 +372,11 @@ class _RecentComplaints:
             self.seen[r["customer_id"]].append((r["created_at"], r["id"]))
 
     def before(self, row: sqlite3.Row) -> int:
+        seen = self.seen[row["customer_id"]]
+        if not seen:
+            return 0
         start = to_db(from_db(row["created_at"]) - risk.REPEAT_WINDOW)
-        return sum(1 for created, pk in self.seen[row["customer_id"]]
-                   if start <= created <= row["created_at"] and pk != row["id"])
+        return sum(1 for created, pk in seen if start <= created <= row["created_at"] and pk != row["id"])
 
     def add(self, row: sqlite3.Row) -> None:
         self.seen[row["customer_id"]].append((row["created_at"], row["id"]))
@@ -250,20 +386,8 @@ def _db_time(moment: datetime | None) -> str | None:
     return to_db(moment) if moment is not None else None
 
 
-def _record_value_and_reasons(conn: sqlite3.Connection, case_id: int, ltv: float | None, assessed: risk.Risk,
-                              reasons: list[dict[str, Any]]) -> None:
-    """The case's customer value (LTV, top-10 % tier) as of this review, and its merged reasons."""
-    current = conn.execute("SELECT priority_reasons, value_tier FROM cases WHERE id = ?", (case_id,)).fetchone()
-    merged = priority.merge_reasons(json.loads(current["priority_reasons"] or "[]"), reasons)
-    tier = "top" if assessed.factors.get("top_customer") else "regular"
-    conn.execute(
-        "UPDATE cases SET priority_reasons = ?, customer_ltv = COALESCE(?, customer_ltv), value_tier = ? WHERE id = ?",
-        (json.dumps(merged, ensure_ascii=False), ltv, tier, case_id),
-    )
-
-
 def _mark_if_revised_upward(conn: sqlite3.Connection, row: sqlite3.Row, result: Mapping[str, Any],
-                            now: datetime) -> None:
+                            now: datetime, book: _CaseBook) -> None:
     previous = conn.execute(
         "SELECT sentiment, rating FROM review_revisions WHERE review_pk = ? AND revision = ?",
         (row["id"], row["revision"] - 1),
@@ -280,7 +404,7 @@ def _mark_if_revised_upward(conn: sqlite3.Connection, row: sqlite3.Row, result: 
         (to_db(now), to_db(now), case_id),
     )
     if cur.rowcount:
-        cases.add_event(conn, case_id, "revised_upward", now, detail={
+        book.event(book.existing(case_id), "revised_upward", {
             "review": f"{row['platform']}/{row['review_id']}", "revision": row["revision"],
             "previous_rating": previous["rating"], "rating": row["rating"],
             "negative_prob": round(float(result["negative_prob"]), 4)})

@@ -639,6 +639,43 @@ def _m021_cs_changes(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+# Migration 020's triggers recompute a case's CS columns after every INSERT and every UPDATE of
+# their inputs, and that UPDATE in turn bumps migration 021's change counters twice, even when
+# nothing changed: a case opened by the apply path (no contact, no resolution) already has the
+# columns' defaults, and its dues (an input) do not move its figures before a first contact or a
+# resolution. Here the same triggers run only when a stored CS column differs from its definition,
+# so the figures stay exact (the recomputation is the same) and the change counters move only when
+# a figure can. Written out literally: CS_COLUMNS_SQL with NEW. before each input.
+CS_STALE_SQL = """
+    NEW.cs_agent IS NOT COALESCE(NEW.resolved_by, NEW.assignee)
+    OR NEW.cs_minutes IS NOT ((julianday(NEW.first_contacted_at) - julianday(NEW.opened_at)) * 1440.0)
+    OR NEW.cs_flags IS NOT (
+        COALESCE(NEW.first_contacted_at IS NOT NULL
+                 AND (NEW.first_contact_due IS NULL OR NEW.first_contacted_at <= NEW.first_contact_due), 0)
+        | ((NEW.resolved_at IS NOT NULL) << 1)
+        | (COALESCE(NEW.resolved_at IS NOT NULL AND (NEW.resolution_due IS NULL OR NEW.resolved_at <= NEW.resolution_due),
+                    0) << 2)
+        | ((NEW.resolved_at IS NOT NULL AND NEW.satisfaction IS NOT NULL) << 3)
+        | (COALESCE(NEW.resolved_at IS NOT NULL AND NEW.satisfaction = 'satisfied', 0) << 4)
+        | (COALESCE(NEW.resolved_at IS NOT NULL AND NEW.revised_upward, 0) << 5)
+        | ((NEW.resolved_at IS NOT NULL OR NEW.reopened_count > 0) << 6)
+        | ((NEW.reopened_count > 0) << 7)
+        | ((NEW.first_contacted_at IS NOT NULL) << 8))
+"""
+
+
+def _m060_apply_fast(db: sqlite_utils.Database) -> None:
+    for statement in (
+        "DROP TRIGGER cases_cs_insert",
+        "DROP TRIGGER cases_cs_update",
+        f"CREATE TRIGGER cases_cs_insert AFTER INSERT ON cases WHEN {CS_STALE_SQL} BEGIN"
+        f" UPDATE cases SET {CS_COLUMNS_SQL} WHERE id = NEW.id; END",
+        f"CREATE TRIGGER cases_cs_update AFTER UPDATE OF {_CS_INPUTS} ON cases WHEN {CS_STALE_SQL} BEGIN"
+        f" UPDATE cases SET {CS_COLUMNS_SQL} WHERE id = NEW.id; END",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
@@ -652,6 +689,7 @@ MIGRATIONS: list[Migration] = [
     ("030_alerts", _m030_alerts),
     ("040_counters_and_indexes", _m040_counters_and_indexes),
     ("050_login_throttle", _m050_login_throttle),
+    ("060_apply_fast", _m060_apply_fast),
 ]
 
 

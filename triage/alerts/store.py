@@ -1,6 +1,7 @@
 """Alerts in SQLite: hourly counters fed by the apply path, the incremental detection run, actions.
 
-Counting. `record_reviews` runs inside the apply transaction for the reviews it just scored: each
+Counting. The apply path counts the reviews it scores inside its transaction (`AlertCounts`, its
+stamps stored with the scores; `record_reviews` does the same for reviews already stored): each
 review adds one to its product's, its category's and the overall review count for its hour, and one
 to the complaint count of each of its causes. What a review was counted as is kept on the review
 (`reviews.alert_counted`), so a re-scored revision or a correction moves its counts instead of adding
@@ -49,6 +50,7 @@ __all__ = [
     "RESOLUTIONS",
     "STATUSES",
     "AlertActionError",
+    "AlertCounts",
     "AlertNotFound",
     "DetectOutcome",
     "act",
@@ -114,6 +116,71 @@ def _causes(value: str | None) -> list[str]:
 # ------------------------------------------------------------------ counting (apply path)
 
 
+def _hour_of(created_at: str) -> str:
+    """The stored start of the UTC hour of a stored time (`to_db(floor_hour(from_db(...)))`)."""
+    # Stored times are to_db's fixed-width UTC text: the hour is a prefix. Anything else is parsed.
+    if len(created_at) == 32 and created_at.endswith("+00:00"):
+        return created_at[:13] + ":00:00.000000+00:00"
+    return to_db(floor_hour(from_db(created_at)))
+
+
+class AlertCounts:
+    """What a set of reviews counts as in the hourly counters, gathered review by review, then
+    written as one upsert per (scope, cause, hour) and one per dirty scope (inside the caller's
+    transaction). `add` gives the review's new `alert_counted` stamp, for the caller to store in
+    the statement that stores the review (the apply path does, with its scores)."""
+
+    def __init__(self) -> None:
+        self.delta: Counter[tuple[str, str, str]] = Counter()
+        self.dirty: dict[str, str | None] = {}
+        self.changed = 0
+
+    def add(self, pk: int, counted: str | None, created_at: str, product_id: str, category: str | None,
+            causes: str | None, *, scored: bool = True) -> str | None:
+        """Count review `pk` (stored as `counted`, None if never) as it is now; its new stamp."""
+        now_counts = None
+        if scored:
+            now_counts = {"hour": _hour_of(created_at), "product": product_id, "category": category,
+                          "causes": _causes(causes)}
+        before = json.loads(counted) if counted else None
+        if before == now_counts:
+            return counted
+        self.changed += 1
+        delta, dirty = self.delta, self.dirty
+        for entry, sign in ((before, -1), (now_counts, 1)):
+            if entry is None:
+                continue
+            product = product_scope(entry["product"])
+            scopes = [product, OVERALL]
+            if entry["category"]:
+                scopes.append(category_scope(entry["category"]))
+            for scope in scopes:
+                for cause in (TOTAL, *entry["causes"]):
+                    delta[(scope, cause, entry["hour"])] += sign
+            dirty[product] = entry["category"]
+            if entry["category"]:
+                dirty[category_scope(entry["category"])] = entry["category"]
+        return json.dumps(now_counts, ensure_ascii=False) if now_counts else None
+
+    def write(self, conn: sqlite3.Connection, now: datetime) -> int:
+        """Apply the gathered counts; how many reviews changed what they count as."""
+        conn.executemany(
+            "INSERT INTO alert_counters (scope, cause, hour, n) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (scope, cause, hour) DO UPDATE SET n = n + excluded.n",
+            [(scope, cause, hour, n) for (scope, cause, hour), n in self.delta.items() if n],
+        )
+        marked_at = to_db(now)
+        conn.executemany(
+            "INSERT INTO alert_dirty (scope, category, marked_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (scope) DO UPDATE SET category = excluded.category, marked_at = excluded.marked_at",
+            [(scope, category, marked_at) for scope, category in self.dirty.items()],
+        )
+        changed, self.changed = self.changed, 0
+        self.delta.clear()
+        self.dirty.clear()
+        return changed
+
+
 def record_reviews(conn: sqlite3.Connection, pks: Iterable[int], now: datetime) -> int:
     """Bring the counters in line with the scored reviews `pks` (inside the caller's transaction).
 
@@ -123,10 +190,8 @@ def record_reviews(conn: sqlite3.Connection, pks: Iterable[int], now: datetime) 
     pks = list(pks)
     if not pks:
         return 0
-    delta: Counter[tuple[str, str, str]] = Counter()
-    dirty: dict[str, str | None] = {}
+    counts = AlertCounts()
     stamps: list[tuple[str | None, int]] = []
-    changed = 0
     for start in range(0, len(pks), 500):
         chunk = pks[start:start + 500]
         marks = ",".join("?" * len(chunk))
@@ -135,40 +200,12 @@ def record_reviews(conn: sqlite3.Connection, pks: Iterable[int], now: datetime) 
             f" WHERE id IN ({marks})", chunk,
         ).fetchall()
         for row in rows:
-            now_counts = None
-            if row["status"] == "scored":
-                now_counts = {"hour": to_db(floor_hour(from_db(row["created_at"]))), "product": row["product_id"],
-                              "category": row["category"], "causes": _causes(row["causes"])}
-            before = json.loads(row["alert_counted"]) if row["alert_counted"] else None
-            if before == now_counts:
-                continue
-            changed += 1
-            for counted, sign in ((before, -1), (now_counts, 1)):
-                if counted is None:
-                    continue
-                scopes = [product_scope(counted["product"]), OVERALL]
-                if counted["category"]:
-                    scopes.append(category_scope(counted["category"]))
-                for scope in scopes:
-                    for cause in (TOTAL, *counted["causes"]):
-                        delta[(scope, cause, counted["hour"])] += sign
-                dirty[product_scope(counted["product"])] = counted["category"]
-                if counted["category"]:
-                    dirty[category_scope(counted["category"])] = counted["category"]
-            stamps.append((json.dumps(now_counts, ensure_ascii=False) if now_counts else None, row["id"]))
+            stamp = counts.add(row["id"], row["alert_counted"], row["created_at"], row["product_id"],
+                               row["category"], row["causes"], scored=row["status"] == "scored")
+            if stamp != row["alert_counted"]:
+                stamps.append((stamp, row["id"]))
     conn.executemany("UPDATE reviews SET alert_counted = ? WHERE id = ?", stamps)
-    conn.executemany(
-        "INSERT INTO alert_counters (scope, cause, hour, n) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (scope, cause, hour) DO UPDATE SET n = n + excluded.n",
-        [(scope, cause, hour, n) for (scope, cause, hour), n in delta.items() if n],
-    )
-    marked_at = to_db(now)
-    conn.executemany(
-        "INSERT INTO alert_dirty (scope, category, marked_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (scope) DO UPDATE SET category = excluded.category, marked_at = excluded.marked_at",
-        [(scope, category, marked_at) for scope, category in dirty.items()],
-    )
-    return changed
+    return counts.write(conn, now)
 
 
 # ------------------------------------------------------------------ detection (database-host job)

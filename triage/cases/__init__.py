@@ -42,6 +42,7 @@ from triage.cases.store import (
     higher_priority,
     load_pauses,
     load_pauses_of,
+    ordered_causes,
     refresh_sla,
     row_clocks,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "load_pauses",
     "load_pauses_of",
     "log_contact",
+    "ordered_causes",
     "perform",
     "queue_counts",
     "refresh_sla",

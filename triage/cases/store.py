@@ -32,6 +32,7 @@ __all__ = [
     "higher_priority",
     "load_pauses",
     "load_pauses_of",
+    "ordered_causes",
     "refresh_sla",
     "row_clocks",
 ]
@@ -169,7 +170,8 @@ def _db_or_none(moment: datetime | None) -> str | None:
 # Opening and joining
 
 
-def _ordered_causes(causes: Iterable[str]) -> list[str]:
+def ordered_causes(causes: Iterable[str]) -> list[str]:
+    """A case's causes: the known ones in their fixed order, then any others sorted."""
     wanted = set(causes)
     return [c for c in CAUSES if c in wanted] + sorted(wanted - set(CAUSES))
 
@@ -197,7 +199,7 @@ def add_review(
         "INSERT INTO cases (customer_id, priority, status, causes, risk, opened_at, updated_at, sla_started_at)"
         " VALUES (?, ?, 'open', ?, ?, ?, ?, ?)"
         " ON CONFLICT (customer_id) WHERE status NOT IN ('resolved', 'closed') DO NOTHING",
-        (customer_id, priority, json.dumps(_ordered_causes(causes)), risk, to_db(now), to_db(now), to_db(now)),
+        (customer_id, priority, json.dumps(ordered_causes(causes)), risk, to_db(now), to_db(now), to_db(now)),
     )
     if cur.rowcount == 1:
         case_id = int(cur.lastrowid)
@@ -239,7 +241,7 @@ def _join(
 ) -> bool:
     case_id = row["id"]
     new_priority = higher_priority(row["priority"], priority)
-    merged = _ordered_causes([*json.loads(row["causes"]), *causes])
+    merged = ordered_causes([*json.loads(row["causes"]), *causes])
     conn.execute(
         "UPDATE cases SET priority = ?, causes = ?, risk = MAX(risk, ?), updated_at = ?, version = version + 1"
         " WHERE id = ?",
