@@ -2,8 +2,9 @@
 
 The single writer bounds the whole pipeline, so its cost per review is the figure that says how
 far one database host goes. Reviews are stored with the real ingest, scored once by the real model
-(outside the clock), then applied in batches of 100 with `triage.apply.apply_results` on a
-connection of the db worker's kind. Same-run baseline, on the same database: the least any apply
+(outside the clock, by the scoring job's own `score_items`, so the results carry what a scoring
+worker ships: serialised JSON columns, text fingerprints, complaint spans), then applied in
+batches of 100 with `triage.apply.apply_results` on a connection of the db worker's kind. Same-run baseline, on the same database: the least any apply
 could do, one `UPDATE reviews SET status = 'scored' WHERE id IN (...)` per batch of 100 in its own
 transaction (on a second set of reviews).
 
@@ -30,6 +31,11 @@ from triage.apply import apply_results
 from triage.ingest import ingest
 from triage.sla import default_policy
 from triage.validation import validate_batch
+
+try:
+    from triage.jobs.scoring import score_items
+except ImportError:  # code from before the jobs package
+    score_items = None
 
 
 def open_apply_conn(path: Path):
@@ -60,6 +66,9 @@ def one_run(kind: str, n: int, seed: int) -> dict:
         batches = []
         for i in range(0, n, 100):
             chunk = work[i:i + 100]
+            if score_items is not None:  # exactly what a scoring worker ships to the db worker
+                batches.append(score_items([[pk, texts[pk]] for pk in chunk]))
+                continue
             predictions = model.predict_many([texts[pk] for pk in chunk])
             batches.append([{"pk": pk, "model_version": model.version, **p.to_json()}
                             for pk, p in zip(chunk, predictions, strict=True)])
