@@ -172,8 +172,7 @@ def _apply_scored(
             case,  # a case the batch opens has its id once the book is written
             stored.get("complaints") or _dumps(list(result.get("complaints") or [])),
             # What the product alerts count the review as, in the same statement (see triage.alerts.store).
-            counts.add(row["id"], row["alert_counted"], row["created_at"], row["product_id"], row["category"],
-                       stored["causes"]),
+            counts.add(row["alert_counted"], row["created_at"], row["product_id"], row["category"], causes),
             row["id"],
         ])
     book.write(conn, now, policy, outcome)
@@ -220,6 +219,7 @@ class _Case:
     opened_by_batch: bool = False
     joins: int = 0
     changed: bool = False
+    stored: dict[str, Any] = field(default_factory=dict)  # the row as read (an existing case)
 
 
 class _CaseBook:
@@ -248,7 +248,7 @@ class _CaseBook:
             self.active[r["customer_id"]] = _Case(
                 r["customer_id"], r["priority"], json.loads(r["causes"]), r["risk"],
                 json.loads(r["priority_reasons"] or "[]"), r["value_tier"], r["customer_ltv"],
-                (r["product_id"], r["category"], r["platform"]), id=r["id"])
+                (r["product_id"], r["category"], r["platform"]), id=r["id"], stored=dict(r))
 
     def event(self, case: _Case, kind: str, detail: dict[str, Any], to_status: str | None = None) -> None:
         self.events.append((case, kind, to_status, detail))
@@ -327,14 +327,25 @@ class _CaseBook:
                     outcome.checks[case.id] = clocks.next_check
                 else:  # a clock already at risk on opening (an odd policy): the general check audits it
                     self.to_check[case.id] = None
-        joined = [case for case in self.active.values() if case.changed and not case.opened_by_batch]
-        conn.executemany(
-            "UPDATE cases SET priority = ?, causes = ?, risk = ?, updated_at = ?, version = version + ?,"
-            " priority_reasons = ?, customer_ltv = ?, value_tier = ?, product_id = ?, category = ?, platform = ?"
-            " WHERE id = ?",
-            [(case.priority, json.dumps(case.causes), case.risk, stamp, case.joins, _dumps(case.reasons),
-              case.customer_ltv, case.value_tier, *case.shown, case.id) for case in joined],
-        )
+        # A joined case's row gets only the columns whose value changed: SQLite rewrites the entries
+        # of every index on an assigned column (priority and value tier feed the queue's five
+        # indexes; product, category and platform one each) whether or not the value moved.
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for case in self.active.values():
+            if not case.changed or case.opened_by_batch:
+                continue
+            now_values = {"priority": case.priority, "causes": json.dumps(case.causes), "risk": case.risk,
+                          "priority_reasons": _dumps(case.reasons), "customer_ltv": case.customer_ltv,
+                          "value_tier": case.value_tier, "product_id": case.shown[0], "category": case.shown[1],
+                          "platform": case.shown[2]}
+            columns = tuple(c for c, v in now_values.items() if v != case.stored[c] or type(v) is not type(case.stored[c]))
+            by_columns.setdefault(columns, []).append((stamp, case.joins, *(now_values[c] for c in columns), case.id))
+        for columns, params in by_columns.items():
+            conn.executemany(
+                "UPDATE cases SET updated_at = ?, version = version + ?"
+                + "".join(f", {column} = ?" for column in columns) + " WHERE id = ?",
+                params,
+            )
         conn.executemany(
             "INSERT INTO case_events (case_id, at, actor, kind, from_status, to_status, detail)"
             " VALUES (?, ?, 'system', ?, NULL, ?, ?)",

@@ -116,6 +116,9 @@ def _causes(value: str | None) -> list[str]:
 # ------------------------------------------------------------------ counting (apply path)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False) without one per call
+
+
 def _hour_of(created_at: str) -> str:
     """The stored start of the UTC hour of a stored time (`to_db(floor_hour(from_db(...)))`)."""
     # Stored times are to_db's fixed-width UTC text: the hour is a prefix. Anything else is parsed.
@@ -135,13 +138,14 @@ class AlertCounts:
         self.dirty: dict[str, str | None] = {}
         self.changed = 0
 
-    def add(self, pk: int, counted: str | None, created_at: str, product_id: str, category: str | None,
-            causes: str | None, *, scored: bool = True) -> str | None:
-        """Count review `pk` (stored as `counted`, None if never) as it is now; its new stamp."""
+    def add(self, counted: str | None, created_at: str, product_id: str, category: str | None,
+            causes: str | Sequence[str] | None, *, scored: bool = True) -> str | None:
+        """Count a review (stored as `counted`, None if never) as it is now; its new stamp.
+        `causes` is the review's stored causes column, or the list it holds."""
         now_counts = None
         if scored:
-            now_counts = {"hour": _hour_of(created_at), "product": product_id, "category": category,
-                          "causes": _causes(causes)}
+            known = _causes(causes) if causes is None or isinstance(causes, str) else [c for c in causes if c in CAUSES]
+            now_counts = {"hour": _hour_of(created_at), "product": product_id, "category": category, "causes": known}
         before = json.loads(counted) if counted else None
         if before == now_counts:
             return counted
@@ -150,17 +154,17 @@ class AlertCounts:
         for entry, sign in ((before, -1), (now_counts, 1)):
             if entry is None:
                 continue
+            hour, category = entry["hour"], entry["category"]
             product = product_scope(entry["product"])
-            scopes = [product, OVERALL]
-            if entry["category"]:
-                scopes.append(category_scope(entry["category"]))
+            scopes = (product, OVERALL, category_scope(category)) if category else (product, OVERALL)
             for scope in scopes:
-                for cause in (TOTAL, *entry["causes"]):
-                    delta[(scope, cause, entry["hour"])] += sign
-            dirty[product] = entry["category"]
-            if entry["category"]:
-                dirty[category_scope(entry["category"])] = entry["category"]
-        return json.dumps(now_counts, ensure_ascii=False) if now_counts else None
+                delta[(scope, TOTAL, hour)] += sign
+                for cause in entry["causes"]:
+                    delta[(scope, cause, hour)] += sign
+            dirty[product] = category
+            if category:
+                dirty[category_scope(category)] = category
+        return _ENCODER.encode(now_counts) if now_counts else None
 
     def write(self, conn: sqlite3.Connection, now: datetime) -> int:
         """Apply the gathered counts; how many reviews changed what they count as."""
@@ -200,7 +204,7 @@ def record_reviews(conn: sqlite3.Connection, pks: Iterable[int], now: datetime) 
             f" WHERE id IN ({marks})", chunk,
         ).fetchall()
         for row in rows:
-            stamp = counts.add(row["id"], row["alert_counted"], row["created_at"], row["product_id"],
+            stamp = counts.add(row["alert_counted"], row["created_at"], row["product_id"],
                                row["category"], row["causes"], scored=row["status"] == "scored")
             if stamp != row["alert_counted"]:
                 stamps.append((stamp, row["id"]))
