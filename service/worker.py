@@ -123,9 +123,12 @@ def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> 
         context.close_db()  # no open SQLite connection across the scheduler's fork
         if not burst:
             sweeper = Sweeper(settings, context.policy())
+    from triage.jobs.kept_payload import KeptPayloadJob
+
     worker = _worker_class()(
         list(ROLES[role]),
         connection=redis,
+        job_class=KeptPayloadJob,  # a finished job's payload is not compressed again
         name=f"triage-{role}-{socket.gethostname()}-{os.getpid()}",
         worker_ttl=WORKER_TTL,
         maintenance_interval=MAINTENANCE_SECONDS,
