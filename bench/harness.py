@@ -255,5 +255,38 @@ def tree_cpu(root: int) -> dict[str, float]:
     return out
 
 
+def _thread_cpu(pid: int) -> dict[int, float]:
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
+def db_worker_parts(root: int) -> dict[str, float]:
+    """The db worker's CPU seconds so far, split: its job thread (the main thread, where rq runs
+    the jobs), its other threads (the recovery/SLA sweeper), and its child processes (rq's
+    scheduler, forked at start)."""
+    table = _proc_table()
+    out = {"db worker: job thread": 0.0, "db worker: other threads": 0.0, "db worker: scheduler process": 0.0}
+    for pid, (ppid, cpu, role) in table.items():
+        if role != "db worker":
+            continue
+        if table.get(ppid, (0, 0.0, ""))[2] == "db worker":
+            out["db worker: scheduler process"] += cpu
+            continue
+        for tid, used in _thread_cpu(pid).items():
+            out["db worker: job thread" if tid == pid else "db worker: other threads"] += used
+    return out
+
+
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in sorted(set(before) | set(after))}

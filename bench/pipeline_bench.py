@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Serve, cpu_delta, make_reviews, max_review_id, median, post_reviews, tree_cpu
+from harness import Serve, cpu_delta, db_worker_parts, make_reviews, max_review_id, median, post_reviews, tree_cpu
 
 
 def count_pending(db_path: Path, after: int) -> tuple[int, int]:
@@ -83,7 +83,7 @@ def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int
             time.sleep(2)  # let start-up work (recovery of the copy's pending reviews) settle
             after = max_review_id(serve.db_path)
             batches = [reviews[i:i + batch] for i in range(0, n, batch)]
-            cpu0 = tree_cpu(serve.proc.pid)
+            cpu0, parts0 = tree_cpu(serve.proc.pid), db_worker_parts(serve.proc.pid)
             t0 = time.perf_counter()
             with ThreadPoolExecutor(senders) as pool:
                 answers = list(pool.map(lambda b: post_reviews(serve.url, b), batches))
@@ -97,11 +97,13 @@ def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int
                 time.sleep(0.02)
             t_scored = time.perf_counter() - t0
             cpu = cpu_delta(cpu0, tree_cpu(serve.proc.pid))
+            parts = cpu_delta(parts0, db_worker_parts(serve.proc.pid))
             checks = verify(serve.db_path, after, n)
     accepted = sum(a["accepted"] for a in answers)
     baseline = predict_baseline([r["text"] for r in reviews], batch)
     return {"accepted": accepted, "ingest_rate": n / t_ingested, "e2e_rate": n / t_scored,
-            "baseline": baseline, "cpu_us": {k: v / n * 1e6 for k, v in cpu.items()}, **checks}
+            "baseline": baseline, "cpu_us": {k: v / n * 1e6 for k, v in cpu.items()},
+            "parts_us": {k: v / n * 1e6 for k, v in parts.items()}, **checks}
 
 
 def main() -> int:
@@ -133,6 +135,10 @@ def main() -> int:
     for role in roles:
         vals = [r["cpu_us"].get(role, 0.0) for r in runs]
         print(f"| CPU per review, {role} (µs) | {median(vals):,.0f} | {', '.join(f'{v:,.0f}' for v in vals)} |")
+        if role == "db worker":
+            for part in sorted({k for r in runs for k in r["parts_us"]}):
+                vals = [r["parts_us"].get(part, 0.0) for r in runs]
+                print(f"| — {part} (µs) | {median(vals):,.0f} | {', '.join(f'{v:,.0f}' for v in vals)} |")
     totals = [sum(v for k, v in r["cpu_us"].items() if k != "other") for r in runs]
     print(f"| CPU per review, all processes (µs) | {median(totals):,.0f} | {', '.join(f'{v:,.0f}' for v in totals)} |")
     print(f"| 2-core ceiling from CPU per review (reviews/s) | {2e6 / median(totals):,.0f} | |")

@@ -80,30 +80,41 @@ def apply_results(
     negative_prob, causes, cause_probs, terms, cause_terms, complaints, text_sha1, stored} or
     {"pk", "error"}. Applying a batch gives what applying its results one at a time (in the
     reviews' created_at order) gives."""
-    by_pk = {int(r["pk"]): r for r in results}
+    candidates: dict[int, list[Mapping[str, Any]]] = {}
+    for r in results:
+        candidates.setdefault(int(r["pk"]), []).append(r)
     outcome = ApplyOutcome()
-    if not by_pk:
+    if not candidates:
         return outcome
+    by_pk: dict[int, Mapping[str, Any]] = {}
     with transaction(conn):
-        marks = ",".join("?" * len(by_pk))
+        marks = ",".join("?" * len(candidates))
         rows = conn.execute(
             f"SELECT r.id, r.customer_id, r.rating, r.created_at, r.text, r.revision, r.case_id, r.platform,"
             f" r.review_id, r.product_id, r.category, r.alert_counted, COALESCE(r.customer_ltv, c.ltv) AS ltv"
             f" FROM reviews r LEFT JOIN customers c ON c.customer_id = r.customer_id"
             f" WHERE r.id IN ({marks}) AND r.status = 'pending' ORDER BY r.created_at, r.id",
-            list(by_pk),
+            list(candidates),
         ).fetchall()
-        outcome.skipped = len(by_pk) - len(rows)
         failed: list[tuple[str, int]] = []
         good: list[sqlite3.Row] = []
         for row in rows:
-            result = by_pk[row["id"]]
-            if "text_sha1" in result and result["text_sha1"] != text_fingerprint(row["text"]):
-                outcome.skipped += 1  # scores for an earlier revision's text
-            elif "error" in result:
-                failed.append((str(result["error"])[:1000], row["id"]))
-            else:
-                good.append(row)
+            # Several results for one review (jobs applied together, see triage.jobs.database): the
+            # first that fits the review's text is applied, as one job after another would apply it;
+            # a later one is skipped, as its job would find the review no longer pending.
+            fingerprint = None
+            for result in candidates[row["id"]]:
+                if "text_sha1" in result:
+                    fingerprint = fingerprint or text_fingerprint(row["text"])
+                    if result["text_sha1"] != fingerprint:
+                        continue  # scores for an earlier revision's text
+                by_pk[row["id"]] = result
+                if "error" in result:
+                    failed.append((str(result["error"])[:1000], row["id"]))
+                else:
+                    good.append(row)
+                break
+        outcome.skipped = len(results) - len(failed) - len(good)
         if failed:
             conn.executemany("UPDATE reviews SET status = 'failed', error = ? WHERE id = ? AND status = 'pending'",
                              failed)
