@@ -8,7 +8,11 @@ batches of 100 with `triage.apply.apply_results` on a connection of the db worke
 could do, one `UPDATE reviews SET status = 'scored' WHERE id IN (...)` per batch of 100 in its own
 transaction (on a second set of reviews).
 
-    .venv/bin/python bench/apply_bench.py [--db fresh|big] [--reviews 5000] [--runs 3]
+    .venv/bin/python bench/apply_bench.py [--db fresh|big] [--reviews 5000] [--runs 3] [--batch 100]
+
+`--batch 500` applies five scoring batches per transaction, as the db worker does when apply jobs
+are queued behind the one it runs (`triage.jobs.database.apply_scores`). `--profile FILE` writes
+a cProfile of the applies (CPU clock).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def open_apply_conn(path: Path):
         return triage_db.open_db(path)
 
 
-def one_run(kind: str, n: int, seed: int) -> dict:
+def one_run(kind: str, n: int, seed: int, per_tx: int = 100, profile: str | None = None) -> dict:
     from classifier import get_classifier
 
     model = get_classifier()
@@ -73,11 +77,22 @@ def one_run(kind: str, n: int, seed: int) -> dict:
             batches.append([{"pk": pk, "model_version": model.version, **p.to_json()}
                             for pk, p in zip(chunk, predictions, strict=True)])
         policy = default_policy()
+        group = max(per_tx // 100, 1)
+        batches = [[r for b in batches[i:i + group] for r in b] for i in range(0, len(batches), group)]
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
         t0 = time.perf_counter()
         c0 = time.process_time()
         for batch in batches:
             apply_results(conn, batch, now=datetime.now(UTC), policy=policy, ltv_threshold=2000.0)
         apply_s, apply_cpu = time.perf_counter() - t0, time.process_time() - c0
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         t0 = time.perf_counter()
         for i in range(0, n, 100):
             chunk = floor[i:i + 100]
@@ -94,10 +109,13 @@ def main() -> int:
     parser.add_argument("--db", choices=("fresh", "big"), default="fresh")
     parser.add_argument("--reviews", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=100, help="results per transaction (multiples of 100)")
+    parser.add_argument("--profile", help="write a cProfile of the applies here")
     args = parser.parse_args()
-    runs = [one_run(args.db, args.reviews, seed) for seed in range(1, args.runs + 1)]
+    runs = [one_run(args.db, args.reviews, seed, args.batch, args.profile) for seed in range(1, args.runs + 1)]
     db = "fresh database" if args.db == "fresh" else "1M reviews / 200k cases"
-    print(f"Apply benchmark: {args.reviews} reviews in batches of 100, {db}, median of {args.runs} runs\n")
+    print(f"Apply benchmark: {args.reviews} reviews, {args.batch} per transaction (scored in batches of 100), {db},"
+          f" median of {args.runs} runs\n")
     print("| measure | median | runs |")
     print("|---|---:|---|")
     for key, label in (("apply_us", "apply, wall µs per review"), ("apply_cpu_us", "apply, CPU µs per review"),

@@ -3,7 +3,10 @@
 4 concurrent signed senders post `--reviews` reviews in batches of 100; the clock runs from the
 first POST until the last of them is scored (no longer pending: scores, risk and cases stored).
 `--db big` starts from a copy of the 1M-review database (`bench/bigdb.py`, built once and cached)
-instead of an empty one. The same-run baseline is `predict_many` alone on the same texts in this
+instead of an empty one. `--backlog` measures the single writer at capacity: the db worker is
+stopped (SIGSTOP, while idle) until every batch is scored and its apply job queued, then let go;
+the clock and its CPU run from then until the last review is stored, so every apply finds a full
+queue, as it does whenever the writer is the bottleneck. The same-run baseline is `predict_many` alone on the same texts in this
 process, measured right after each run. Each run is then checked: every review stored once, at
 most one active case per customer, each case review joined once.
 
@@ -15,7 +18,9 @@ Prints a markdown table (medians over the runs, and every run).
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -25,7 +30,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Serve, cpu_delta, db_worker_parts, make_reviews, max_review_id, median, post_reviews, tree_cpu
+from harness import (
+    Serve,
+    cpu_delta,
+    db_worker_parts,
+    make_reviews,
+    max_review_id,
+    median,
+    post_reviews,
+    tree_cpu,
+)
 
 
 def count_pending(db_path: Path, after: int) -> tuple[int, int]:
@@ -71,7 +85,28 @@ def predict_baseline(texts: list[str], batch: int) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
-def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int) -> dict:
+def db_worker_group(root: int) -> int:
+    from harness import _proc_table
+
+    table = _proc_table()
+    (pid,) = [pid for pid, (ppid, _, role) in table.items() if role == "db worker" and ppid == root]
+    return os.getpgid(pid)
+
+
+def wait_for_scoring(redis_url: str, jobs: int) -> None:
+    """Until every score job has finished (each queued its apply job before finishing)."""
+    from triage.redis_conn import connect_redis
+
+    conn = connect_redis(redis_url)
+    deadline = time.monotonic() + 900
+    while conn.zcard("rq:finished:score") < jobs:
+        if time.monotonic() > deadline:
+            raise SystemExit("scoring did not finish")
+        time.sleep(0.1)
+    conn.close()
+
+
+def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int, backlog: bool = False) -> dict:
     reviews = make_reviews(n, seed=seed, prefix=f"e2e{seed}")
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
         workdir = Path(tmp)
@@ -83,11 +118,19 @@ def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int
             time.sleep(2)  # let start-up work (recovery of the copy's pending reviews) settle
             after = max_review_id(serve.db_path)
             batches = [reviews[i:i + batch] for i in range(0, n, batch)]
+            if backlog:
+                group = db_worker_group(serve.proc.pid)
+                os.killpg(group, signal.SIGSTOP)
             cpu0, parts0 = tree_cpu(serve.proc.pid), db_worker_parts(serve.proc.pid)
             t0 = time.perf_counter()
             with ThreadPoolExecutor(senders) as pool:
                 answers = list(pool.map(lambda b: post_reviews(serve.url, b), batches))
             t_ingested = time.perf_counter() - t0
+            if backlog:
+                wait_for_scoring(serve.redis_url, math.ceil(n / batch))
+                cpu0, parts0 = tree_cpu(serve.proc.pid), db_worker_parts(serve.proc.pid)
+                t0 = time.perf_counter()
+                os.killpg(group, signal.SIGCONT)
             while True:
                 total, pending = count_pending(serve.db_path, after)
                 if total >= n and pending == 0:
@@ -114,15 +157,19 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backlog", action="store_true",
+                        help="hold the db worker until all is scored, then time and count it alone")
     args = parser.parse_args()
-    runs = [one_run(args.db, args.workers, args.reviews, args.senders, args.batch, seed)
+    runs = [one_run(args.db, args.workers, args.reviews, args.senders, args.batch, seed, args.backlog)
             for seed in range(1, args.runs + 1)]
     e2e = median([r["e2e_rate"] for r in runs])
     base = median([r["baseline"] for r in runs])
     ratio = median([r["e2e_rate"] / r["baseline"] for r in runs])
     db = "fresh database" if args.db == "fresh" else "1M reviews / 200k cases database"
     print(f"Pipeline benchmark: {args.reviews} reviews, {args.senders} signed senders, batches of {args.batch}, "
-          f"`triage serve --workers {args.workers}`, {db}, {os.cpu_count()} CPUs, median of {args.runs} runs\n")
+          f"`triage serve --workers {args.workers}`, {db}, {os.cpu_count()} CPUs, median of {args.runs} runs"
+          + (" — backlog: the db worker held until all was scored; rates and CPU from its release" if args.backlog
+             else "") + "\n")
     print("| measure | median | runs |")
     print("|---|---:|---|")
     fmt = lambda key: ", ".join(f"{r[key]:,.0f}" for r in runs)  # noqa: E731

@@ -190,12 +190,25 @@ def _apply_scored(
     for update in updates:
         if isinstance(update[10], _Case):
             update[10] = update[10].id
-    conn.executemany(
+    # The statement counts its own pending -> scored moves (bumping status_self_counted tells the
+    # counters trigger so, migration 065): one counters UPDATE for the batch instead of one per row.
+    # A database without that migration yet counts through its trigger, as before.
+    counts_itself = conn.execute(
+        "SELECT 1 FROM pragma_table_info('reviews') WHERE name = 'status_self_counted'").fetchone() is not None
+    moved = conn.executemany(
         "UPDATE reviews SET status = 'scored', error = NULL, sentiment = ?, negative_prob = ?, causes = ?,"
         " cause_probs = ?, terms = ?, model_version = ?, scored_at = ?, risk = ?, risk_factors = ?, priority = ?,"
-        " case_id = ?, complaints = ?, alert_counted = ? WHERE id = ? AND status = 'pending'",
+        " case_id = ?, complaints = ?, alert_counted = ?"
+        + (", status_self_counted = COALESCE(status_self_counted, 0) + 1" if counts_itself else "")
+        + " WHERE id = ? AND status = 'pending'",
         updates,
-    )
+    ).rowcount
+    if moved and counts_itself:
+        conn.execute(
+            "UPDATE counters SET value = value + (CASE name WHEN 'reviews:scored' THEN ? ELSE -? END)"
+            " WHERE name IN ('reviews:scored', 'reviews:pending')",
+            (moved, moved),
+        )
     outcome.scored += len(rows)
     # Product alerts count the batch in the same transaction, so counters and scores never disagree.
     outcome.alert_counts = counts.write(conn, now)

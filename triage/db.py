@@ -676,6 +676,31 @@ def _m060_apply_fast(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+# The apply path stores thousands of scores per second, and `counters_review_status` ran once per
+# row to move one review from pending to scored. Here the apply's own UPDATE counts instead (one
+# statement per batch, same transaction, `triage.apply`), and the trigger still counts every other
+# writer's status change: a statement that bumps `reviews.status_self_counted` says it counts its
+# own status changes, and only such a statement is passed over. Any other UPDATE (the webhook's
+# re-scoring of a revision, an operator's hand edit, a future writer) leaves the column as it was,
+# so the trigger counts it as before and the counters stay exact for every writer.
+SELF_COUNTED_REVIEW_STATUS_TRIGGER = """
+CREATE TRIGGER counters_review_status AFTER UPDATE OF status ON reviews
+WHEN old.status <> new.status AND new.status_self_counted IS old.status_self_counted BEGIN
+    UPDATE counters SET value = value + (name = 'reviews:' || new.status) - (name = 'reviews:' || old.status)
+    WHERE name IN ('reviews:' || old.status, 'reviews:' || new.status);
+END
+"""
+
+
+def _m065_apply_counts_its_own(db: sqlite_utils.Database) -> None:
+    for statement in (
+        "ALTER TABLE reviews ADD COLUMN status_self_counted INTEGER",  # NULL: no row counted itself yet
+        "DROP TRIGGER counters_review_status",
+        SELF_COUNTED_REVIEW_STATUS_TRIGGER,
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_pipeline", _m002_pipeline),
@@ -690,6 +715,7 @@ MIGRATIONS: list[Migration] = [
     ("040_counters_and_indexes", _m040_counters_and_indexes),
     ("050_login_throttle", _m050_login_throttle),
     ("060_apply_fast", _m060_apply_fast),
+    ("065_apply_counts_its_own", _m065_apply_counts_its_own),
 ]
 
 
