@@ -692,11 +692,34 @@ END
 """
 
 
+# The same for the cases the apply path opens: three AFTER INSERT triggers ran per new case (the
+# counters by status and priority, migration 021's change counter of the opening hour, and the
+# check of migration 020/060's CS columns) for figures the batch knows in advance: its cases open
+# as 'open' with clocks 'ok' (never marked breached), at one moment, with no agent, contact or
+# resolution (so their CS columns are the columns' defaults: never stale). A row inserted with
+# `opened_self_counted = 1` says its writer counted it (`triage.apply`: one counters UPDATE per
+# priority, one change-counter upsert per batch); every other INSERT is counted by the triggers.
+_NOT_SELF_COUNTED = "NEW.opened_self_counted IS NOT 1"
+
+
 def _m065_apply_counts_its_own(db: sqlite_utils.Database) -> None:
+    bump = ("INSERT INTO cs_changes (hour, n) VALUES (substr(NEW.opened_at, 1, 13), 1)"
+            " ON CONFLICT (hour) DO UPDATE SET n = n + 1;")
     for statement in (
         "ALTER TABLE reviews ADD COLUMN status_self_counted INTEGER",  # NULL: no row counted itself yet
         "DROP TRIGGER counters_review_status",
         SELF_COUNTED_REVIEW_STATUS_TRIGGER,
+        "ALTER TABLE cases ADD COLUMN opened_self_counted INTEGER",
+        "DROP TRIGGER counters_case_insert",
+        f"CREATE TRIGGER counters_case_insert AFTER INSERT ON cases WHEN {_NOT_SELF_COUNTED} BEGIN"
+        f" UPDATE counters SET value = value + 1 WHERE name = {_CASE_KEY.format(r='new')};"
+        f" UPDATE counters SET value = value + 1 WHERE name = 'cases:breached_marked' AND {_MARKED.format(r='new')};"
+        " END",
+        "DROP TRIGGER cases_cs_changes_insert",
+        f"CREATE TRIGGER cases_cs_changes_insert AFTER INSERT ON cases WHEN {_NOT_SELF_COUNTED} BEGIN {bump} END",
+        "DROP TRIGGER cases_cs_insert",
+        f"CREATE TRIGGER cases_cs_insert AFTER INSERT ON cases WHEN {_NOT_SELF_COUNTED} AND ({CS_STALE_SQL}) BEGIN"
+        f" UPDATE cases SET {CS_COLUMNS_SQL} WHERE id = NEW.id; END",
     ):
         db.execute(statement)
 
