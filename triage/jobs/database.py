@@ -112,8 +112,9 @@ def _apply(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, datetime
 
 
 def _queued_applies(job: Job, room: int) -> list[tuple[Job, Sequence[Mapping[str, Any]]]]:
-    """`apply_scores` jobs waiting at the head of this job's queue, up to `room` results in all,
-    with their results (one round trip for the ids, one for the jobs)."""
+    """The `apply_scores` jobs waiting at the head of this job's queue, in order and up to `room`
+    results in all, with their results (one round trip for the ids, one for the jobs). The run
+    stops at any other job (a `fail_reviews`, a due detection), so queue order between kinds holds."""
     if room <= 0:
         return []
     queue_key = f"rq:queue:{job.origin}"
@@ -124,7 +125,7 @@ def _queued_applies(job: Job, room: int) -> list[tuple[Job, Sequence[Mapping[str
     taken = []
     for other in type(job).fetch_many(ids, connection=job.connection, serializer=job.serializer):
         if other is None or other.func_name != APPLY_SCORES or other.get_status(refresh=False) != JobStatus.QUEUED:
-            continue
+            break  # only the unbroken run of apply jobs at the head: no job overtakes another kind
         results = other.args[0] if other.args else []
         if len(results) > room:
             break
