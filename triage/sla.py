@@ -81,6 +81,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,6 +104,7 @@ __all__ = [
     "clock_state",
     "default_policy",
     "due_at",
+    "due_instants",
     "elapsed",
     "load_policy",
     "next_transition",
@@ -501,6 +503,55 @@ def due_at(
             return None
         cursor = resumed_at
     return add_business_time(cursor, remaining, calendar)
+
+
+def due_instants(
+    start: datetime, amounts: Sequence[timedelta], calendar: BusinessCalendar, pauses: Sequence[Pause]
+) -> list[datetime | None]:
+    """`due_at` of each of `amounts` (ascending) in one walk over the calendar: the same instants.
+
+    A clock's at-risk threshold and its target are two amounts of the same walk; walking once
+    halves the cost of a case's clocks.
+    """
+    _require_aware(start, "start")
+    for amount in amounts:
+        _check_target(amount)
+    if any(later < earlier for earlier, later in pairwise(amounts)):
+        raise ValueError(f"amounts must be ascending, got {amounts!r}")
+    start = start.astimezone(UTC)
+    out: list[datetime | None] = []
+    used = _ZERO  # unpaused business time before `cursor`
+    cursor = start
+    for paused_at, resumed_at in _normalise_pauses(pauses, start):
+        available = business_time_between(cursor, paused_at, calendar)
+        # due_at's test, `available >= remaining`, for every amount not yet placed
+        reached = [amount - used for amount in amounts[len(out):] if amount - used <= available]
+        out.extend(_add_business_times(cursor, reached, calendar))
+        if len(out) == len(amounts):
+            return out
+        used += available
+        if resumed_at is None:
+            return out + [None] * (len(amounts) - len(out))
+        cursor = resumed_at
+    out.extend(_add_business_times(cursor, [amount - used for amount in amounts[len(out):]], calendar))
+    return out
+
+
+def _add_business_times(start: datetime, durations: Sequence[timedelta], calendar: BusinessCalendar) -> list[datetime]:
+    """`add_business_time(start, d)` for each of `durations` (ascending) in one walk; `start` in UTC."""
+    out = [start for duration in durations if duration == _ZERO]  # add_business_time's zero case
+    if len(out) == len(durations):
+        return out
+    consumed = _ZERO
+    for opening, closing in _open_intervals(calendar, start):
+        opening = max(opening, start)
+        available = closing - opening
+        while durations[len(out)] - consumed <= available:
+            out.append(opening + (durations[len(out)] - consumed))
+            if len(out) == len(durations):
+                return out
+        consumed += available
+    raise AssertionError("unreachable: _open_intervals is endless")
 
 
 def clock_state(

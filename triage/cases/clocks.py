@@ -54,8 +54,7 @@ def clock_marks(started_at: datetime, target: timedelta, calendar: sla.BusinessC
                 pauses: Sequence[sla.Pause], at_risk_fraction: float) -> ClockMarks:
     """The marks of a clock started at `started_at` with `target` of business time in `calendar`."""
     threshold = target * at_risk_fraction  # the very expression sla.clock_state compares with
-    due = sla.due_at(started_at, target, calendar, pauses)
-    at_risk = due if threshold == target else sla.due_at(started_at, threshold, calendar, pauses)
+    at_risk, due = sla.due_instants(started_at, (threshold, target), calendar, pauses)
     return ClockMarks(at_risk, due, threshold == _ZERO)
 
 
