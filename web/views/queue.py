@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -87,31 +88,38 @@ def _first_line(text: str | None) -> str:
     return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + "…"
 
 
-def _row_view(c: Any, latest: Any, now: datetime) -> dict[str, Any]:
-    contacted = c["first_contacted_at"] is not None
-    due = from_db(c["resolution_due"] if contacted else c["first_contact_due"])
-    state = c["sla_resolution"] if contacted else c["sla_first_contact"]
-    active = c["status"] in ("open", "claimed", "contacted", "waiting_customer")
+def _row_view(c: SimpleNamespace, latest: SimpleNamespace | None, now: datetime) -> dict[str, Any]:
+    contacted = c.first_contacted_at is not None
+    due = from_db(c.resolution_due if contacted else c.first_contact_due)
+    state = c.sla_resolution if contacted else c.sla_first_contact
+    active = c.status in ("open", "claimed", "contacted", "waiting_customer")
     if active and due is not None and now >= due and state != "met":
         state = "breached"
     return {
         "case": c,
         "latest": latest,
-        "first_line": _first_line(latest["text"] if latest else None),
+        "first_line": _first_line(latest.text if latest else None),
         "due": due,
         "state": state,
         "clock": "解决" if contacted else "首次联系",
-        "running": c["status"] in ("open", "claimed", "contacted"),
-        "remaining": remaining_text(due, now) if active else labels.STATUSES.get(c["status"], c["status"]),
-        "next": from_db(c["sla_next_check_at"]),
+        "running": c.status in ("open", "claimed", "contacted"),
+        "remaining": remaining_text(due, now) if active else labels.STATUSES.get(c.status, c.status),
+        "next": from_db(c.sla_next_check_at),
     }
+
+
+def _record(row: Any) -> SimpleNamespace | None:
+    """A row whose columns are attributes: the template's `c.priority` finds them at the first
+    try (on a sqlite3.Row Jinja's attribute lookup fails, then subscripts: about half the
+    rendering time of a page of 50 rows)."""
+    return None if row is None else SimpleNamespace(**dict(zip(row.keys(), row, strict=True)))
 
 
 def _render_rows(query: CaseQuery) -> dict[str, Any]:
     now = utcnow()
     page_rows, next_cursor = queue_rows(get_db(), query, now)
     latest = latest_reviews(get_db(), [row["id"] for row in page_rows])
-    rows = [_row_view(row, latest.get(row["id"]), now) for row in page_rows]
+    rows = [_row_view(_record(row), _record(latest.get(row["id"])), now) for row in page_rows]
     next_url = None
     if next_cursor:
         next_url = url_for("queue.index") + "?" + urlencode([*_current_args(), ("after", next_cursor)])
