@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from triage import sla
 from triage.cases import Clocks, compute_clocks
 
-PROPERTY = settings(max_examples=60, deadline=None, database=None,
+PROPERTY = settings(max_examples=40, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DEEP = settings(PROPERTY, max_examples=1500)  # the slow tier's longer search
 
@@ -143,6 +143,8 @@ def check_any_instant(case: dict, data: st.DataObject) -> None:
     if data.draw(st.booleans()):  # an aware `now` in the calendar's zone, DST fold and all
         now = now.astimezone(ZoneInfo(case["policy"].calendar.timezone))
     assert compute_clocks(**case, now=now) == reference_clocks(**case, now=now)
+    later = data.draw(anywhere)  # the same case again: its marks now come from the memo
+    assert compute_clocks(**case, now=later) == reference_clocks(**case, now=later)
 
 
 @PROPERTY
@@ -198,3 +200,12 @@ def test_a_threshold_that_rounds_to_zero_is_at_risk_even_before_the_start():
     now = ANCHORS[-1] - timedelta(days=1)
     assert compute_clocks(**case, now=now) == reference_clocks(**case, now=now)
     assert compute_clocks(**case, now=now).first_contact == "at_risk"
+
+
+@PROPERTY
+@given(case=cases(), amounts=st.lists(st.timedeltas(timedelta(0), timedelta(days=3)), min_size=1, max_size=4))
+def test_due_instants_are_due_at_of_each_amount(case, amounts):
+    calendar = case["policy"].calendar
+    amounts = sorted(amounts)
+    assert sla.due_instants(case["started_at"], amounts, calendar, case["pauses"]) == [
+        sla.due_at(case["started_at"], amount, calendar, case["pauses"]) for amount in amounts]

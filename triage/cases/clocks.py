@@ -11,6 +11,7 @@ one `sla.clock_state` and `sla.next_transition` give, at every instant: the prop
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,34 @@ def clock_marks(started_at: datetime, target: timedelta, calendar: sla.BusinessC
     return ClockMarks(at_risk, due, threshold == _ZERO)
 
 
+# The marks of recently seen cases, by value: everything they depend on is in the key (the clock's
+# target, its calendar's `_spec`, the at-risk fraction, the start, the pauses), so an entry can
+# never be stale, only absent. A queue's first pages are asked for every few seconds by every agent;
+# their cases' marks are then looked up instead of walked. Bounded; the oldest entry goes first.
+_MEMO: dict[tuple[object, ...], tuple[ClockMarks, ClockMarks]] = {}
+_MEMO_LIMIT = 20_000
+_MEMO_LOCK = threading.Lock()
+
+
+def _case_marks(policy: sla.SlaPolicy, priority: str, started_at: datetime,
+                pauses: tuple[sla.Pause, ...]) -> tuple[ClockMarks, ClockMarks]:
+    targets = policy.targets[priority]
+    fc_calendar, res_calendar = policy.calendar_for("first_contact"), policy.calendar_for("resolution")
+    fraction = policy.at_risk_fraction
+    key = (targets.first_contact, targets.resolution, fc_calendar._spec, res_calendar._spec,  # type: ignore[attr-defined]
+           fraction, started_at, pauses)
+    found = _MEMO.get(key)
+    if found is not None:
+        return found
+    found = (clock_marks(started_at, targets.first_contact, fc_calendar, pauses, fraction),
+             clock_marks(started_at, targets.resolution, res_calendar, pauses, fraction))
+    with _MEMO_LOCK:
+        if len(_MEMO) >= _MEMO_LIMIT:
+            del _MEMO[next(iter(_MEMO))]
+        _MEMO[key] = found
+    return found
+
+
 def _state(marks: ClockMarks, done_at: datetime | None, now: datetime, now_utc: datetime) -> sla.ClockState:
     # sla.clock_state, with `used >= x` read as "x's mark has passed" (used only grows).
     if done_at is not None and done_at <= now:
@@ -94,11 +123,7 @@ def compute_clocks(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, got naive {now!r}")
     now_utc = now.astimezone(UTC)
-    targets = policy.targets[priority]
-    pauses = tuple(pauses)
-    fraction = policy.at_risk_fraction
-    fc = clock_marks(started_at, targets.first_contact, policy.calendar_for("first_contact"), pauses, fraction)
-    res = clock_marks(started_at, targets.resolution, policy.calendar_for("resolution"), pauses, fraction)
+    fc, res = _case_marks(policy, priority, started_at, tuple(pauses))
     upcoming = []
     if active:
         for marks, done in ((fc, first_contacted_at), (res, resolved_at)):
