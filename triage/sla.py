@@ -374,8 +374,8 @@ def _open_intervals(calendar: BusinessCalendar, since: datetime) -> Iterator[tup
 
 # A day's opening and closing instants, per calendar (its `_spec`) and local date: a pure function
 # of the two, computed once per process. Converting wall times to instants (`_wall_to_utc`) was
-# nine tenths of every clock computation, and a case list asks for the same few days again and
-# again. Bounded: past the limits a memo starts over.
+# about three quarters of every clock computation, and a case list asks for the same few days again
+# and again. Bounded: past the limits a memo starts over.
 _DAY_MEMO: dict[tuple[object, ...], dict[date, tuple[tuple[datetime, datetime], ...]]] = {}
 _DAY_MEMO_CALENDARS = 64
 _DAY_MEMO_DAYS = 50_000

@@ -23,8 +23,8 @@ POOL_SIZE = 16
 _POOL = "triage_db_pool"
 # Page cache per pooled connection, KiB (SQLite's default is 2 MB). A deep offset page of the case
 # list steps through 600-1,500 pages of an index; with the default they fall out of the cache between
-# requests and come back through the OS each time (a third of such a request's time at 200,000
-# cases). The cache fills only as far as it is used.
+# requests and come back through the OS each time (measured at 200,000 cases: the SQL of a page
+# 150,000 deep took 7.3 ms with the default, 4.4 ms with this). It fills only as far as it is used.
 READ_CACHE_KIB = 16_384
 
 
