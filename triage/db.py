@@ -17,8 +17,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from triage import write_priority
 from triage.errors import Busy
 from triage.timeutil import to_db, utcnow
+from triage.write_priority import WritePriority
 
 __all__ = [
     "MIGRATIONS",
@@ -684,6 +686,10 @@ class Connection(sqlite3.Connection):
     write_lock: threading.RLock | None = None
     # How long `transaction` waits for `write_lock`: the busy timeout the connection was made with.
     write_lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000
+    # The connection's role ("ingest" or "apply", `SYNCHRONOUS`) and its database's writers file:
+    # requests' writers go before the db worker's (`triage.write_priority`).
+    role: str = "ingest"
+    write_priority: WritePriority | None = None
 
 
 _write_locks: dict[str, threading.RLock] = {}
@@ -707,6 +713,8 @@ def connect(path: Path | str, *, role: str = "ingest") -> sqlite3.Connection:
                            factory=Connection)
     conn.write_lock = _write_lock_for(path)
     conn.write_lock_timeout_s = BUSY_TIMEOUT_MS / 1000
+    conn.role = role
+    conn.write_priority = write_priority.for_database(path)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -807,18 +815,34 @@ class transaction:
         self.lock: threading.RLock | None = getattr(conn, "write_lock", None)
 
     def __enter__(self) -> sqlite3.Connection:
-        if self.lock is not None and not self.lock.acquire(timeout=self.conn.write_lock_timeout_s):
-            raise DatabaseBusy("the database is busy (this process's other writers held it for the whole"
-                               " busy timeout); nothing was changed, retry shortly")
+        priority: WritePriority | None = getattr(self.conn, "write_priority", None)
+        self.request = priority if getattr(self.conn, "role", "ingest") == "ingest" else None
+        if self.request is not None:
+            self.request.request_waiting()  # before this process's lock: waiting counts too
         try:
+            if self.lock is not None and not self.lock.acquire(timeout=self.conn.write_lock_timeout_s):
+                raise DatabaseBusy("the database is busy (this process's other writers held it for the whole"
+                                   " busy timeout); nothing was changed, retry shortly")
+        except BaseException:
+            self._request_done()
+            raise
+        try:
+            if priority is not None and self.request is None:
+                priority.yield_to_requests()
             _begin_immediate(self.conn)
         except BaseException as exc:
             if self.lock is not None:
                 self.lock.release()
+            self._request_done()
             if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
                 raise DatabaseBusy() from exc
             raise
         return self.conn
+
+    def _request_done(self) -> None:
+        if self.request is not None:
+            self.request.request_done()
+            self.request = None
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -837,6 +861,7 @@ class transaction:
         finally:
             if self.lock is not None:
                 self.lock.release()
+            self._request_done()
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

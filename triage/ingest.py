@@ -103,10 +103,12 @@ def _insert_sql(rows: int) -> str:
 
 
 # The newest review's name and LTV win, so importing old reviews cannot overwrite fresher values.
-# The stored times are fixed-width UTC text, so text comparison is time comparison.
-_UPSERT_CUSTOMER = """
+# The stored times are fixed-width UTC text, so text comparison is time comparison. One statement
+# for a whole batch: SQLite upserts VALUES rows in order, so a customer twice in a batch is
+# inserted by its first review and updated by the second, as two statements would.
+_UPSERT_CUSTOMERS = """
     INSERT INTO customers (customer_id, name, ltv, first_seen_at, last_seen_at)
-    VALUES (?, ?, ?, ?, ?)
+    VALUES {rows}
     ON CONFLICT (customer_id) DO UPDATE SET
         name = CASE WHEN excluded.last_seen_at >= customers.last_seen_at
                     THEN coalesce(excluded.name, customers.name)
@@ -117,6 +119,16 @@ _UPSERT_CUSTOMER = """
         first_seen_at = min(customers.first_seen_at, excluded.first_seen_at),
         last_seen_at = max(customers.last_seen_at, excluded.last_seen_at)
 """
+
+
+def _upsert_customers(conn: sqlite3.Connection, customers: Sequence[tuple[Any, ...]]) -> None:
+    # One statement per chunk rather than executemany: inside the transaction every statement
+    # step gives up the GIL, and each time the request's thread waits for the web's other threads
+    # (validating their own batches) to hand it back, holding the write lock all along.
+    for start in range(0, len(customers), _INSERT_CHUNK):
+        chunk = customers[start:start + _INSERT_CHUNK]
+        conn.execute(_UPSERT_CUSTOMERS.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))),
+                     [value for row in chunk for value in row])
 
 
 def _values(review: Review, received_at: str, enqueued_at: str | None, score_job: str | None,
@@ -182,7 +194,7 @@ def ingest(
                     items_by_job[row[14]].append(item)
             outcomes.append(Outcome(review.platform, review.review_id, status, pk))
         # In input order, so the newest-wins rule sees the batch as it came.
-        conn.executemany(_UPSERT_CUSTOMER, customers)
+        _upsert_customers(conn, customers)
     claims = tuple(Claim(job_id, [[pk, text] for pk, text, _ in items])
                    for job_id, items in items_by_job.items() if items)
     return IngestResult(tuple(outcomes), claims)
