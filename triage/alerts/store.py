@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from classifier.causes import CAUSES
@@ -185,17 +187,32 @@ class DetectOutcome:
 
 
 class _Series:
-    """One scope's hourly counters from `since` on, summed per cause over any range."""
+    """One scope's hourly counters from `since` on, summed per cause over any range.
+
+    Per cause, the hours in order and their running totals: a range is two bisections, so judging
+    many windows costs little more than judging one.
+    """
 
     def __init__(self, conn: sqlite3.Connection, scope: str, since: datetime) -> None:
-        self.rows: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        rows: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for r in conn.execute("SELECT cause, hour, n FROM alert_counters WHERE scope = ? AND hour >= ?",
                               (scope, to_db(since))):
-            self.rows[r["cause"]].append((r["hour"], r["n"]))
+            rows[r["cause"]].append((r["hour"], r["n"]))
+        self.hours: dict[str, list[str]] = {}
+        self.running: dict[str, list[int]] = {}
+        for cause, items in rows.items():
+            items.sort()
+            self.hours[cause] = [hour for hour, _ in items]
+            self.running[cause] = list(accumulate((n for _, n in items), initial=0))
 
     def total(self, cause: str, start: datetime, end: datetime | None = None) -> int:
-        lo, hi = to_db(start), to_db(end) if end is not None else None
-        return sum(n for hour, n in self.rows.get(cause, ()) if hour >= lo and (hi is None or hour < hi))
+        hours = self.hours.get(cause)
+        if not hours:
+            return 0
+        running = self.running[cause]
+        lo = bisect_left(hours, to_db(start))
+        hi = len(hours) if end is None else bisect_left(hours, to_db(end))
+        return running[hi] - running[lo] if hi > lo else 0
 
     def counts(self, cause: str, start: datetime, end: datetime | None = None) -> Counts:
         reviews = self.total(TOTAL, start, end)
@@ -310,6 +327,13 @@ def detect(
     b_start = b_end - params.baseline
     rate_cache: dict[tuple[str | None, str], float] = {}
     overall = _Series(conn, OVERALL, b_start)
+    # A category's counters serve its products' baselines and its own judgement: read once a run.
+    categories: dict[str, _Series] = {}
+
+    def category_series(category: str) -> _Series:
+        if category not in categories:
+            categories[category] = _Series(conn, category_scope(category), since)
+        return categories[category]
 
     def p_cat(category: str | None, cause: str) -> float:
         key = (category, cause)
@@ -318,15 +342,15 @@ def detect(
             if category is None:
                 rate_cache[key] = category_rate(Counts(0, 0), all_counts, params)
             else:
-                cat = _Series(conn, category_scope(category), b_start).counts(cause, b_start, b_end)
-                rate_cache[key] = category_rate(cat, all_counts, params)
+                rate_cache[key] = category_rate(category_series(category).counts(cause, b_start, b_end), all_counts,
+                                                params)
         return rate_cache[key]
 
     for item in dirty:
         scope, category = item["scope"], item["category"]
         is_product = scope.startswith("p:")
         with transaction(conn):
-            series = _Series(conn, scope, since)
+            series = _Series(conn, scope, since) if is_product else category_series(category)
             for cause in CAUSES:
                 active = _active(conn, scope, cause)
                 if active is not None:
