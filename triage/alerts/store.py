@@ -9,7 +9,8 @@ them twice. The touched product and category are marked dirty (`alert_dirty`).
 Detection. `detect` takes the dirty scopes and, for each cause, reads that scope's counters for the
 baseline and the windows (a few hundred rows at most: never a scan of the reviews), judges them with
 `triage.alerts.detect.evaluate`, and opens an alert or lets new matching reviews join the one that is
-open. Windows are whole UTC hours: the 24-hour window is the current hour and the 24 before it.
+open. Windows are whole UTC hours (`triage.alerts.detect.window_start`): the 24-hour window is the
+current hour and the 24 before it.
 After a resolve, counting restarts at the next full hour.
 
 A category alert is judged on the category's complaints minus those of its products that have an
@@ -39,8 +40,11 @@ from triage.alerts.detect import (
     Decision,
     DetectorParams,
     WindowCounts,
+    baseline_start,
     category_rate,
     evaluate,
+    floor_hour,
+    window_start,
 )
 from triage.alerts.terms import evidence_from_stored, recurring_terms
 from triage.db import transaction
@@ -94,15 +98,6 @@ def product_scope(product_id: str) -> str:
 
 def category_scope(category: str) -> str:
     return f"c:{category}"
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    floor = floor_hour(moment)
-    return floor if floor == moment else floor + HOUR
 
 
 def _causes(value: str | None) -> list[str]:
@@ -282,26 +277,19 @@ def _join(conn: sqlite3.Connection, alert: sqlite3.Row | dict[str, Any], since: 
     return len(pks)
 
 
-def _window_since(now: datetime, length: timedelta, resolved: datetime | None) -> datetime:
-    start = floor_hour(now - length)
-    if resolved is not None:
-        start = max(start, ceil_hour(resolved))
-    return start
-
-
 def _judge(series: _Series, cause: str, now: datetime, resolved: datetime | None, p_cat: float,
            params: DetectorParams, subtract: Sequence[_Series] = ()) -> Decision:
     windows = []
     for length in params.windows:
-        since = _window_since(now, length, resolved)
+        since = window_start(now, length, resolved)
         counts = series.counts(cause, since)
         if subtract:
             k = counts.complaints - sum(s.total(cause, since) for s in subtract)
             n = counts.reviews - sum(s.total(TOTAL, since) for s in subtract)
             counts = Counts(max(min(k, max(n, 0)), 0), max(n, 0))
         windows.append(WindowCounts(length, counts))
-    b_end = floor_hour(now - params.long_window)
-    baseline = series.counts(cause, b_end - params.baseline, b_end)
+    b_start, b_end = baseline_start(now, params)
+    baseline = series.counts(cause, b_start, b_end)
     return evaluate(windows, baseline, p_cat, params)
 
 
@@ -322,9 +310,8 @@ def detect(
     dirty = conn.execute(
         "SELECT scope, category, marked_at FROM alert_dirty ORDER BY scope LIKE 'c:%', marked_at LIMIT ?", (limit,),
     ).fetchall()
-    since = floor_hour(now - params.long_window - params.baseline)
-    b_end = floor_hour(now - params.long_window)
-    b_start = b_end - params.baseline
+    b_start, b_end = baseline_start(now, params)
+    since = b_start
     rate_cache: dict[tuple[str | None, str], float] = {}
     overall = _Series(conn, OVERALL, b_start)
     # A category's counters serve its products' baselines and its own judgement: read once a run.
@@ -382,20 +369,20 @@ def detect(
 
 def _open(conn: sqlite3.Connection, scope: str, category: str | None, cause: str, decision: Decision, now: datetime,
           resolved: datetime | None, series: _Series, params: DetectorParams) -> int:
-    window_start = _window_since(now, params.long_window, resolved)
+    opened_from = window_start(now, params.long_window, resolved)
     product_id = scope[2:] if scope.startswith("p:") else None
-    counts = series.counts(cause, window_start)
+    counts = series.counts(cause, opened_from)
     cur = conn.execute(
         "INSERT INTO alerts (scope_key, product_id, category, cause, status, opened_at, updated_at, window_start,"
         " count, window_reviews, rate, baseline_rate, p_value, fired_window_hours, terms)"
         " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, 0, ?, ?, ?, ?, ?, '[]')",
-        (scope, product_id, category, cause, to_db(now), to_db(now), to_db(window_start), counts.reviews,
+        (scope, product_id, category, cause, to_db(now), to_db(now), to_db(opened_from), counts.reviews,
          counts.rate, decision.baseline_rate, decision.p_value,
          decision.window.total_seconds() / 3600 if decision.window else None),
     )
     alert_id = int(cur.lastrowid)
     alert = get_alert(conn, alert_id)
-    joined = _join(conn, alert, window_start, now)
+    joined = _join(conn, alert, opened_from, now)
     conn.execute("UPDATE alerts SET count = (SELECT COUNT(*) FROM alert_reviews WHERE alert_id = ?) WHERE id = ?",
                  (alert_id, alert_id))
     previous = conn.execute("SELECT MAX(id) FROM alerts WHERE scope_key = ? AND cause = ? AND status = 'resolved'",
