@@ -22,6 +22,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,11 +38,16 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(products: int, batches: int, seed: int) -> dict[str, float]:
+def measure(products: int, batches: int, seed: int, two_windows: bool = False) -> dict[str, float]:
+    from triage.alerts.detect import DEFAULT_PARAMS
     from triage.alerts.store import detect
     from triage.db import open_db, transaction
     from triage.timeutil import to_db
 
+    params = DEFAULT_PARAMS
+    if two_windows:  # the statistic before the multi-scale scan: 24 hours and 7 days
+        params = replace(DEFAULT_PARAMS, windows=(timedelta(hours=24), timedelta(days=7)), levels=(2.4e-4, 6e-5),
+                         min_counts=(3, 3), rate_cv=0.3)
     rng = random.Random(seed)
     start = datetime(2026, 10, 1, tzinfo=UTC)
     now = start + timedelta(days=35)
@@ -93,7 +99,7 @@ def measure(products: int, batches: int, seed: int) -> dict[str, float]:
                                  " ON CONFLICT (scope) DO UPDATE SET marked_at = excluded.marked_at",
                                  [(s, category[p], to_db(at)) for p in touched for s in (f"p:p{p}", f"c:{category[p]}")])
             before = cpu()
-            detect(conn, at + timedelta(seconds=5))
+            detect(conn, at + timedelta(seconds=5), params=params)
             spent += cpu() - before
             complaints += len(touched)
         opened = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
@@ -112,18 +118,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tree", help="also measure the triage package of this checkout (the baseline)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--two-windows", action="store_true", help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args(argv)
     if args.json:
-        print(json.dumps(measure(args.products, args.batches, args.seed)))
+        print(json.dumps(measure(args.products, args.batches, args.seed, args.two_windows)))
         return 0
-    trees = [("this tree", str(ROOT))] + ([("--tree", args.tree)] if args.tree else [])
-    results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+    # (name, checkout, extra child arguments): this tree's statistic, the same code judging only the
+    # previous two windows (what the added windows cost), and optionally another checkout.
+    trees = [("this tree", str(ROOT), []), ("this tree, 24 h + 7 d only", str(ROOT), ["--two-windows"])]
+    if args.tree:
+        trees.append(("--tree", args.tree, []))
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in trees}
     for _ in range(args.rounds):  # alternate, so a change in the machine's load hits both alike
-        for name, tree in trees:
+        for name, tree, extra in trees:
             env = {**os.environ, "PYTHONPATH": tree}
             out = subprocess.run(
                 [sys.executable, str(Path(__file__).resolve()), "--json", "--products", str(args.products),
-                 "--batches", str(args.batches), "--seed", str(args.seed)],
+                 "--batches", str(args.batches), "--seed", str(args.seed), *extra],
                 capture_output=True, text=True, env=env, check=True)
             results[name].append(json.loads(out.stdout))
     for name, runs in results.items():
