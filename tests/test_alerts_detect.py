@@ -197,11 +197,11 @@ BUSY = Counts(84, 2800)  # 100 reviews a day at 3 %
 
 
 def test_a_burst_within_hours_on_a_busy_product_alerts_through_a_short_window():
-    # 6 complaints among 20 reviews in 4 hours; the day (9 of 100) is within a busy product's noise.
-    decision = evaluate(scan((6, 20), (7, 35), (9, 100), (25, 700)), BUSY, CATEGORY_RATE)
+    # 7 complaints among 20 reviews in 4 hours; the day (10 of 100) is within a busy product's noise.
+    decision = evaluate(scan((7, 20), (8, 35), (10, 100), (26, 700)), BUSY, CATEGORY_RATE)
     assert decision.alert
     assert decision.window == FOUR_HOURS
-    assert evaluate(scan((0, 0), (0, 0), (9, 100), (25, 700)), BUSY, CATEGORY_RATE).alert is False
+    assert evaluate(scan((0, 0), (0, 0), (10, 100), (26, 700)), BUSY, CATEGORY_RATE).alert is False
 
 
 def test_three_complaints_in_a_few_hours_never_alert_through_a_short_window():
@@ -225,10 +225,10 @@ def test_a_tiny_product_with_two_reviews_a_week_never_alerts_on_two_complaints()
 def test_a_bad_baseline_is_judged_at_its_own_rate_in_the_short_windows_too():
     bad = Counts(300, 1000)  # 30 % of its reviews complain about this, always
     assert not evaluate(scan((4, 12), (6, 20), (15, 50), (100, 350)), bad, CATEGORY_RATE).alert
-    assert evaluate(scan((12, 12), (14, 20), (21, 50), (106, 350)), bad, CATEGORY_RATE).alert
+    assert evaluate(scan((14, 14), (16, 20), (23, 50), (108, 350)), bad, CATEGORY_RATE).alert
 
 
 def test_the_decision_reports_every_windows_tail():
-    decision = evaluate(scan((6, 20), (7, 35), (9, 100), (25, 700)), BUSY, CATEGORY_RATE)
+    decision = evaluate(scan((7, 20), (8, 35), (10, 100), (26, 700)), BUSY, CATEGORY_RATE)
     assert set(decision.tails) == set(DEFAULT_PARAMS.windows)
     assert decision.p_value == min(decision.tails.values())
