@@ -7,7 +7,9 @@ volumes, as in `bench/alerts_sim.py`), their categories and the overall scope. T
 applies arrive, each with 20 complaint reviews on products drawn by volume: the counters move as
 `record_reviews` would move them, the product and category are marked dirty, and
 `triage.alerts.store.detect` judges them. Reported: CPU time (user + sys of this process) of the
-detection runs only, per complaint review. `--tree DIR` imports `triage` from another checkout
+detection runs only, per complaint review; and the CPU of one judgement (one scope and cause: every
+window and the baseline) on a quiet and a busy product. Each figure also for the same code judging
+only the previous statistic's two windows (24 h and 7 days), which isolates what the scan costs. `--tree DIR` imports `triage` from another checkout
 (e.g. a worktree of main) in a child process, so a before/after pair is measured in the same run.
 """
 
@@ -106,8 +108,46 @@ def measure(products: int, batches: int, seed: int, two_windows: bool = False) -
         conn.close()
     import triage
 
-    return {"us_per_complaint": 1e6 * spent / complaints, "triage": str(Path(triage.__file__).parent.parent), "complaints": complaints, "alerts": opened,
+    return {**judge_cost(params, seed), "us_per_complaint": 1e6 * spent / complaints, "triage": str(Path(triage.__file__).parent.parent), "complaints": complaints, "alerts": opened,
             "reviews_per_day": round(total)}
+
+
+def judge_cost(params: object, seed: int, repeats: int = 2000) -> dict[str, float]:
+    """CPU of one judgement (one scope and cause, every window and the baseline) on a product with
+    35 days of counters, quiet (4 reviews a day) and busy (40 a day)."""
+    from triage.alerts import store
+    from triage.db import open_db, transaction
+    from triage.timeutil import to_db
+
+    rng = random.Random(seed)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    now = start + timedelta(days=35, minutes=30)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = open_db(Path(tmp) / "judge.db")
+        rows = []
+        for volume in (4, 40):
+            hour = start
+            while hour < now:
+                n = sum(1 for _ in range(volume) if rng.random() < 1 / 24)
+                if n:
+                    rows.append((f"p:v{volume}", "", to_db(hour), n))
+                    for cause, rate in zip(CAUSES, RATES, strict=True):
+                        k = sum(1 for _ in range(n) if rng.random() < rate)
+                        if k:
+                            rows.append((f"p:v{volume}", cause, to_db(hour), k))
+                hour += HOUR
+        with transaction(conn):
+            conn.executemany("INSERT INTO alert_counters (scope, cause, hour, n) VALUES (?, ?, ?, ?)", rows)
+        for volume, name in ((4, "quiet"), (40, "busy")):
+            series = store._Series(conn, f"p:v{volume}", now - timedelta(days=36))
+            before = cpu()
+            for _ in range(repeats):
+                for cause in CAUSES:
+                    store._judge(series, cause, now, None, 0.03, params)
+            out[f"us_per_judgement_{name}"] = 1e6 * (cpu() - before) / (repeats * len(CAUSES))
+        conn.close()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,9 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             results[name].append(json.loads(out.stdout))
     for name, runs in results.items():
         us = sorted(r["us_per_complaint"] for r in runs)
+
+        def median(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return sorted(r[key] for r in runs)[len(runs) // 2]
+
         print(f"{name}: {us[len(us) // 2]:.1f} µs CPU per complaint review (median of {len(us)}: "
               f"{', '.join(f'{u:.1f}' for u in us)}); {runs[0]['complaints']} complaints, {runs[0]['alerts']} alerts,"
-              f" {runs[0]['reviews_per_day']} reviews a day ({runs[0]['triage']})")
+              f" {runs[0]['reviews_per_day']} reviews a day ({runs[0]['triage']}); one judgement:"
+              f" {median('us_per_judgement_quiet'):.1f} µs quiet, {median('us_per_judgement_busy'):.1f} µs busy")
     return 0
 
 

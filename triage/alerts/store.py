@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
@@ -201,13 +202,17 @@ class _Series:
             self.running[cause] = list(accumulate((n for _, n in items), initial=0))
 
     def total(self, cause: str, start: datetime, end: datetime | None = None) -> int:
+        return self.sum(cause, to_db(start), None if end is None else to_db(end))
+
+    def sum(self, cause: str, lo: str, hi: str | None = None) -> int:
+        """The counts of hours in [lo, hi) (stored hour text; no end: up to now)."""
         hours = self.hours.get(cause)
         if not hours:
             return 0
         running = self.running[cause]
-        lo = bisect_left(hours, to_db(start))
-        hi = len(hours) if end is None else bisect_left(hours, to_db(end))
-        return running[hi] - running[lo] if hi > lo else 0
+        first = bisect_left(hours, lo)
+        last = len(hours) if hi is None else bisect_left(hours, hi)
+        return running[last] - running[first] if last > first else 0
 
     def counts(self, cause: str, start: datetime, end: datetime | None = None) -> Counts:
         reviews = self.total(TOTAL, start, end)
@@ -277,19 +282,35 @@ def _join(conn: sqlite3.Connection, alert: sqlite3.Row | dict[str, Any], since: 
     return len(pks)
 
 
-def _judge(series: _Series, cause: str, now: datetime, resolved: datetime | None, p_cat: float,
-           params: DetectorParams, subtract: Sequence[_Series] = ()) -> Decision:
-    windows = []
-    for length in params.windows:
-        since = window_start(now, length, resolved)
-        counts = series.counts(cause, since)
-        if subtract:
-            k = counts.complaints - sum(s.total(cause, since) for s in subtract)
-            n = counts.reviews - sum(s.total(TOTAL, since) for s in subtract)
-            counts = Counts(max(min(k, max(n, 0)), 0), max(n, 0))
-        windows.append(WindowCounts(length, counts))
+@lru_cache(maxsize=256)
+def _bounds(now: datetime, resolved: datetime | None, params: DetectorParams) -> tuple[tuple[str, ...], str, str]:
+    """Each window's first hour and the baseline's [start, end), as stored hour text: the same for
+    every scope and cause judged in a run (and every resolved one alike), so computed once."""
+    starts = tuple(to_db(window_start(now, length, resolved)) for length in params.windows)
     b_start, b_end = baseline_start(now, params)
-    baseline = series.counts(cause, b_start, b_end)
+    return starts, to_db(b_start), to_db(b_end)
+
+
+def _judge(series: _Series, cause: str, now: datetime, resolved: datetime | None, p_cat: float,
+           params: DetectorParams, subtract: Sequence[_Series] = ()) -> Decision | None:
+    """The statistic for one scope and cause; None when no window can alert (the windows are nested
+    in the longest, and it holds fewer complaints than any window's minimum): most judgements."""
+    starts, b_lo, b_hi = _bounds(now, resolved, params)
+
+    def complaints(lo: str) -> int:
+        return series.sum(cause, lo) - sum(s.sum(cause, lo) for s in subtract)
+
+    if complaints(starts[params.windows.index(params.long_window)]) < params.min_count:
+        return None
+    windows = []
+    for length, min_count, lo in zip(params.windows, params.min_counts, starts, strict=True):
+        k = complaints(lo)
+        if k < min_count and length != params.long_window:
+            continue  # cannot fire (its tail would be 1.0); the longest stays: the alert reports it
+        n = series.sum(TOTAL, lo) - sum(s.sum(TOTAL, lo) for s in subtract)
+        windows.append(WindowCounts(length, Counts(max(min(k, max(n, 0)), 0), max(n, 0))))
+    reviews = series.sum(TOTAL, b_lo, b_hi)
+    baseline = Counts(min(series.sum(cause, b_lo, b_hi), reviews), reviews)
     return evaluate(windows, baseline, p_cat, params)
 
 
@@ -357,7 +378,7 @@ def detect(
                     ]
                 decision = _judge(series, cause, now, resolved, p_cat(category if is_product else None, cause),
                                   params, subtract)
-                if decision.alert:
+                if decision is not None and decision.alert:
                     alert_id = _open(conn, scope, category, cause, decision, now, resolved, series, params)
                     outcome.opened.append(alert_id)
                     if outbox is not None:
