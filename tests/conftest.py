@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -56,6 +58,25 @@ _share_url_builders()
 
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access("/dev/shm", os.W_OK):
     os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
+
+# A module whose every test is slow says so in one line (`pytestmark = pytest.mark.slow`, or a list
+# with it); no test can take a module's mark off again.
+_WHOLE_MODULE_SLOW = re.compile(r"^pytestmark\s*=.*\bpytest\.mark\.slow\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fast tier (`-m "not slow"`) does not import modules it would deselect whole.
+
+    pytest imports every module before it applies `-m`, and each xdist worker collects all of
+    them: the browser, schemathesis and training modules alone cost a worker ~1 s of imports
+    (playwright, schemathesis, hypothesis) to deselect every test they hold."""
+    if " ".join(config.getoption("markexpr", "").split()) != "not slow":
+        return None
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if _WHOLE_MODULE_SLOW.search(collection_path.read_text("utf-8")):
+                return True
+    return None
 
 
 @pytest.fixture(scope="session")
