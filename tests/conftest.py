@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -13,6 +14,7 @@ import socket
 import sqlite3
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -201,13 +203,118 @@ def signed() -> Callable[..., tuple[bytes, dict[str, str]]]:
 # --- web app, API tokens, review payloads (webhook / read API) ----------------------------------
 
 
+class _AppCache:
+    """Flask apps reused from test to test of one worker, each test still with its own database.
+
+    Building an app costs ~10 ms (URL rules compiled, blueprints registered, extensions set up)
+    and its first requests load templates again: most of what a short web test spends. An app
+    depends on its settings, so it is reused only for settings equal to the ones it was built
+    with but for the database and var/ paths. When handed to a test it is bound to that test's
+    settings the way `create_app` binds a new one: fresh resources (settings, SLA policy, Redis
+    client), an empty SQLite pool for the test's own database file, the start-up migration check,
+    and it counts as not having served a request yet. Every path-keyed cache in the code (queue
+    counts, LTV threshold, CS day figures) therefore still sees one database per test.
+
+    When the test ends, app.config and the JSON provider's settings are put back; an app whose
+    structure the test changed (URL rules, views, handlers, hooks, template globals/filters,
+    extensions) is dropped, never handed on. Test-only: production builds one app per process."""
+
+    KEEP = 4  # idle apps kept (settings that differ, e.g. another time zone, need their own)
+
+    def __init__(self) -> None:
+        self._idle: OrderedDict[str, tuple[object, tuple, dict, dict]] = OrderedDict()
+        self._busy: dict[int, tuple[str, tuple, dict, dict]] = {}
+
+    @staticmethod
+    def _key(settings: Settings) -> str:
+        return repr(dataclasses.replace(settings, db_path=Path(), var_dir=Path()))
+
+    @staticmethod
+    def _structure(app) -> tuple:
+        import web.db
+        from web.resources import EXTENSION
+
+        def ids(mapping) -> tuple:
+            return tuple(sorted((repr(k), tuple(map(id, v)) if isinstance(v, list) else id(v))
+                                for k, v in mapping.items()))
+
+        return (
+            tuple(map(id, app.url_map.iter_rules())),
+            ids(app.view_functions),
+            repr(app.error_handler_spec),
+            *(ids(getattr(app, name)) for name in (
+                "before_request_funcs", "after_request_funcs", "teardown_request_funcs",
+                "template_context_processors", "url_value_preprocessors", "url_default_functions")),
+            tuple(map(id, app.teardown_appcontext_funcs)),
+            tuple(sorted(app.blueprints)),
+            ids({k: v for k, v in app.extensions.items() if k not in (EXTENSION, web.db._POOL)}),
+            ids(app.jinja_env.globals), ids(app.jinja_env.filters), ids(app.jinja_env.tests),
+            id(app.session_interface), id(app.jinja_env.loader),
+        )
+
+    def get(self, settings: Settings):
+        from web import create_app
+
+        key = self._key(settings)
+        entry = self._idle.pop(key, None)
+        if entry is None:
+            app = create_app(settings)
+            entry = (app, self._structure(app), dict(app.config), dict(vars(app.json)))
+        else:
+            app = entry[0]
+            _bind_app(app, settings)
+        self._busy[id(app)] = (key, *entry[1:])
+        return app
+
+    def put_back(self, app) -> None:
+        key, structure, config, json_settings = self._busy.pop(id(app))
+        _drain_pool(app)
+        if self._structure(app) != structure:
+            return
+        app.config.clear()
+        app.config.update(config)
+        vars(app.json).clear()
+        vars(app.json).update(json_settings)
+        self._idle[key] = (app, structure, config, json_settings)
+        while len(self._idle) > self.KEEP:
+            self._idle.popitem(last=False)
+
+
+def _bind_app(app, settings: Settings) -> None:
+    """What create_app does with its settings, done again for a reused app (see `_AppCache`)."""
+    import queue
+
+    import web.db
+    from web.resources import build_resources, install
+
+    install(app, build_resources(settings))
+    conn = web.db.connect(settings.db_path)
+    try:
+        web.db.migrate(conn)
+    finally:
+        conn.close()
+    app.extensions[web.db._POOL] = queue.SimpleQueue()
+    app._got_first_request = False
+
+
+def _drain_pool(app) -> None:
+    import web.db
+
+    pool = app.extensions.get(web.db._POOL)
+    while pool is not None and not pool.empty():
+        pool.get_nowait().close()
+
+
+_apps = _AppCache()
+
+
 @pytest.fixture()
 def app(settings: Settings, migrated_template: Path):
-    from web import create_app
-
+    """A web app for this test's settings and database (reused between tests: see `_AppCache`)."""
     _seed_database(settings, migrated_template)
-
-    return create_app(settings)
+    app = _apps.get(settings)
+    yield app
+    _apps.put_back(app)
 
 
 @pytest.fixture()
