@@ -17,13 +17,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import redis
 
-from triage.config import Settings
-from triage.db import open_db
-from triage.redis_conn import EmbeddedRedis
+if TYPE_CHECKING:
+    import redis
+
+    from triage.config import Settings
+    from triage.redis_conn import EmbeddedRedis
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -56,7 +58,12 @@ def _share_url_builders() -> None:
     Rule._compile_builder = shared
 
 
-_share_url_builders()
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Where tests run (an xdist worker, or -n 0), not in the xdist controller, which runs none:
+    # the project's imports (redis, sqlite-utils, werkzeug) are left to the processes that use them.
+    if not session.config.pluginmanager.hasplugin("dsession"):
+        _share_url_builders()
+
 
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access("/dev/shm", os.W_OK):
     os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
@@ -83,6 +90,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    from triage.redis_conn import EmbeddedRedis
+
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
@@ -98,6 +107,8 @@ def redis_conn(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
 
 @pytest.fixture()
 def settings(tmp_path: Path, redis_server: EmbeddedRedis) -> Settings:
+    from triage.config import Settings
+
     env = {
         "TRIAGE_DB": str(tmp_path / "triage.db"),
         "REDIS_URL": redis_server.url,
@@ -111,6 +122,8 @@ def settings(tmp_path: Path, redis_server: EmbeddedRedis) -> Settings:
 @pytest.fixture()
 def settings_without_redis(tmp_path: Path) -> Settings:
     """Settings whose REDIS_URL points at a closed local port: Redis is configured but down."""
+    from triage.config import Settings
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -126,6 +139,8 @@ def settings_without_redis(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty database with every migration applied, made once per session."""
+    from triage.db import open_db
+
     path = tmp_path_factory.mktemp("template") / "triage.db"
     open_db(path).close()
     return path
@@ -169,6 +184,8 @@ def _seed_database(settings: Settings, template: Path) -> None:
 
 @pytest.fixture()
 def db(settings: Settings, migrated_template: Path):
+    from triage.db import open_db
+
     _seed_database(settings, migrated_template)
     conn = open_db(settings.db_path)
     yield conn
@@ -288,12 +305,17 @@ def _bind_app(app, settings: Settings) -> None:
     from web.resources import build_resources, install
 
     install(app, build_resources(settings))
+    pool = queue.SimpleQueue()
     conn = web.db.connect(settings.db_path)
     try:
         web.db.migrate(conn)
-    finally:
+    except BaseException:
         conn.close()
-    app.extensions[web.db._POOL] = queue.SimpleQueue()
+        raise
+    # create_app closes this connection; here it waits in the pool for the test's first request
+    # (a connection costs a parse of the schema, ~1.5 ms).
+    pool.put(conn)
+    app.extensions[web.db._POOL] = pool
     app._got_first_request = False
 
 
