@@ -305,17 +305,14 @@ def _bind_app(app, settings: Settings) -> None:
     from web.resources import build_resources, install
 
     install(app, build_resources(settings))
-    pool = queue.SimpleQueue()
     conn = web.db.connect(settings.db_path)
     try:
         web.db.migrate(conn)
-    except BaseException:
+    finally:
+        # Closed, as create_app does: a test's first request opens its own connection (tests
+        # trace web.db.connect, or remove the database file under the app).
         conn.close()
-        raise
-    # create_app closes this connection; here it waits in the pool for the test's first request
-    # (a connection costs a parse of the schema, ~1.5 ms).
-    pool.put(conn)
-    app.extensions[web.db._POOL] = pool
+    app.extensions[web.db._POOL] = queue.SimpleQueue()
     app._got_first_request = False
 
 
