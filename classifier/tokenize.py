@@ -8,6 +8,9 @@ never pay it.
 from __future__ import annotations
 
 import logging
+import marshal
+import os
+import tempfile
 import threading
 from importlib import resources
 from math import log
@@ -135,7 +138,7 @@ def _get_tokenizer() -> jieba.Tokenizer:
             if _tokenizer is None:
                 jieba.setLogLevel(logging.WARNING)
                 tok = jieba.Tokenizer()
-                tok.initialize()
+                _load_prefix_dict(tok)
                 with resources.as_file(resources.files("classifier").joinpath("userdict.txt")) as path:
                     tok.load_userdict(str(path))
                 _tokenizer = tok
@@ -150,6 +153,25 @@ def _get_cutter() -> Cutter:
             if _cutter is None:
                 _cutter = Cutter(tokenizer)
     return _cutter
+
+
+def _load_prefix_dict(tok: jieba.Tokenizer) -> None:
+    """`tok.initialize()`, reading jieba's cached prefix dictionary from bytes.
+
+    jieba unmarshals its cache (~500k words) straight from the file object, which reads it a few
+    bytes at a time: ~1.2 s per process against ~0.4 s for the same `marshal` data from one read.
+    Where the cache is missing or unreadable, jieba builds (and caches) it as usual."""
+    if tok.dictionary == jieba.DEFAULT_DICT and not tok.initialized:
+        cache = os.path.join(tok.tmp_dir or tempfile.gettempdir(), tok.cache_file or "jieba.cache")
+        try:
+            with open(cache, "rb") as f:
+                tok.FREQ, tok.total = marshal.loads(f.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        else:
+            tok.initialized = True
+            return
+    tok.initialize()
 
 
 def apply_negation(words: list[str]) -> list[str]:

@@ -21,14 +21,12 @@ CONTRACT_KEYS = {"week", "start", "end", "timezone", "reviews", "negative", "neg
 
 
 @pytest.fixture()
-def client(settings, db):
-    from web import create_app
-
+def client(db, app):
     db.execute(
         "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
         ("report-tests", hashlib.sha256(TOKEN.encode()).hexdigest(), to_db(utcnow())),
     )
-    return create_app(settings).test_client()
+    return app.test_client()
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -15,18 +15,6 @@ BAD_LOGIN = "用户名或密码不正确，或该账号已停用。"
 
 
 @pytest.fixture()
-def app(settings):
-    from web import create_app
-
-    return create_app(settings)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture()
 def agents(db):
     add_agent(db, *AGENT, role="agent", display_name="王小二")
     add_agent(db, *SUPERVISOR, role="supervisor")

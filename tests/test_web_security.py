@@ -12,10 +12,8 @@ from triage.agents import add_agent
 
 
 @pytest.fixture()
-def client(settings):
-    from web import create_app
-
-    return create_app(settings).test_client()
+def client(app):
+    return app.test_client()
 
 
 @pytest.fixture()
