@@ -387,3 +387,11 @@ def job_context(settings: Settings, redis_conn):
     context.configure(settings)
     yield settings
     context.reset()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents a test creates get cheap hashes: production scrypt costs ~0.1 s of a core per hash,
+    a cost for attackers that no test's behaviour depends on. Stored hashes name their method, so
+    checking works the same. A test of the production default undoes this (`monkeypatch.undo()`)."""
+    monkeypatch.setattr("triage.agents.PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")

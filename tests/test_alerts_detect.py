@@ -118,6 +118,7 @@ def test_no_reviews_in_the_window_means_no_alert():
     assert decision.p_value == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("k", "n", "a", "b"),
     [(1, 1, 0.9, 29.1), (3, 5, 0.9, 29.1), (6, 45, 9.0, 291.0), (12, 700, 9.0, 291.0), (30, 4000, 2.0, 50.0),

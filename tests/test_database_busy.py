@@ -183,6 +183,7 @@ def test_a_command_on_a_locked_database_says_so_and_exits_75(busy_settings, writ
     assert "database is busy" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_writer_takes_the_gap_between_another_process_s_transactions(busy_settings):
     """Another process's writer holding the lock in 150 ms transactions with 20 ms gaps: a waiting
     writer gets in at the first gap (SQLite's busy handler, sleeping up to 100 ms, misses them)."""

@@ -116,6 +116,7 @@ def test_an_apply_job_queued_under_its_old_path_still_runs(job_context, db, redi
     assert statuses(db) == {"scored": 2}
 
 
+@pytest.mark.slow
 def test_a_fail_job_queued_under_its_old_path_still_runs(job_context, db, redis_conn):
     pks = add_reviews(db, [review(1, COMPLAINTS[0])])
     job = Queue(enqueue.APPLY_QUEUE, connection=redis_conn).enqueue("triage.jobs.fail_reviews", pks, "gave up")

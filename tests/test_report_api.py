@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.report_rows import add_review, add_reviews
-from tests.web_support import fast_password_hashing  # noqa: F401
 from triage.reports.store import publish_weekly
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import to_db, utcnow

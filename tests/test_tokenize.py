@@ -91,6 +91,7 @@ def test_the_cutter_splits_every_project_text_as_jieba_does() -> None:
 _ALPHABET = "物流快递很慢好评差质量不错没有坏了一般描述不符发货色差退款客服态度abcXYZ0129 ,.!?，。！\t\r\n\u3000#&_%-+"
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=_ALPHABET, max_size=40))
 def test_the_cutter_splits_any_text_as_jieba_does(text: str) -> None:

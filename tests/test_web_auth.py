@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401
+from tests.web_support import csrf_token
 from triage.agents import add_agent
 
 AGENT = ("wang.agent", "agent password")

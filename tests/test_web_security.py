@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import sign
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401
+from tests.web_support import csrf_token
 from triage.agents import add_agent
 
 

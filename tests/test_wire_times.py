@@ -89,6 +89,7 @@ def test_the_weekly_report_of_1900_w01_in_shanghai_has_rfc3339_times(settings, d
 _PROPERTY = settings(max_examples=100, deadline=None, database=None)
 
 
+@pytest.mark.slow
 @_PROPERTY
 @given(moment=st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)),
        zone=st.sampled_from(("UTC", "Asia/Shanghai", "America/St_Johns", "Europe/Berlin")))
