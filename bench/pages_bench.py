@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import random
 import re
 import statistics
@@ -151,17 +152,20 @@ def main() -> int:
     for name, which, paths in pages:
         c = bare_client if which is None else client
         timed(c, paths, 5)  # warm up: connection, caches, first template compile
+        cpu0 = time.process_time()
         times = timed(c, paths, args.requests)
-        results.append((name, statistics.median(times), p95(times)))
+        cpu = (time.process_time() - cpu0) * 1000 / args.requests
+        results.append((name, statistics.median(times), p95(times), cpu))
         print(f"{name}: p50 {results[-1][1]:.1f} ms, p95 {results[-1][2]:.1f} ms", file=sys.stderr, flush=True)
     base = results[0][2]
     print(f"\n{args.requests} sequential requests each, same server stack (Werkzeug threaded, keep-alive); "
-          f"{counts['reviews']:,} reviews, {counts['cases']:,} cases, {len(active_ids):,} active\n")
-    print("| page | p50 ms | p95 ms | p95 / baseline p95 | p95 < 150 ms |")
-    print("|---|---:|---:|---:|:---:|")
-    for name, p50, p95_ms in results:
+          f"{counts['reviews']:,} reviews, {counts['cases']:,} cases, {len(active_ids):,} active; "
+          f"load average at the end {os.getloadavg()[0]:.1f}\n")
+    print("| page | p50 ms | p95 ms | p95 / baseline p95 | p95 < 150 ms | CPU ms per request (client + server) |")
+    print("|---|---:|---:|---:|:---:|---:|")
+    for name, p50, p95_ms, cpu in results:
         ok = "—" if name.startswith("bare") else ("yes" if p95_ms < TARGET_P95_MS else "**no**")
-        print(f"| {name} | {p50:.1f} | {p95_ms:.1f} | {p95_ms / base:.1f}× | {ok} |")
+        print(f"| {name} | {p50:.1f} | {p95_ms:.1f} | {p95_ms / base:.1f}× | {ok} | {cpu:.1f} |")
     server.shutdown()
     bare_server.shutdown()
     for path in work.glob("triage.db*"):

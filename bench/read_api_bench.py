@@ -11,6 +11,7 @@ baseline is a bare Flask app's GET route returning a small JSON on the same werk
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bigdb import cached_copy
-from harness import BareFlask, Serve, get, median, pct
+from harness import BareFlask, Serve, get, median, pct, tree_cpu
 
 QUERIES = (
     ("`GET /api/v1/stats`", "/api/v1/stats"),
@@ -32,24 +33,36 @@ QUERIES = (
 )
 
 
-def timed(url: str, requests: int, token: str | None = None) -> list[float]:
-    get(url, token)  # warm
+def timed(url: str, requests: int, token: str | None = None) -> tuple[list[float], float]:
+    """Latencies of `requests` sequential GETs after a first one, and that first one's (cold: the
+    process has not served this query before)."""
+    t0 = time.perf_counter()
+    get(url, token)
+    first = time.perf_counter() - t0
     out = []
     for _ in range(requests):
         t0 = time.perf_counter()
         get(url, token)
         out.append(time.perf_counter() - t0)
-    return out
+    return out, first
 
 
-def one_run(requests: int) -> dict[str, tuple[float, float]]:
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the serving process tree, workers excluded."""
+    used = tree_cpu(pid)
+    return used.get("web", 0.0) + used.get("other", 0.0)
+
+
+def one_run(requests: int) -> dict[str, tuple[float, float, float, float]]:
+    """label -> (p50 s, p95 s, server CPU s per request, first request s)."""
     from triage.db import open_db
     from triage.tokens import create_token
 
     out = {}
     with BareFlask() as bare:
-        lat = timed(f"{bare.url}/bare", requests)
-        out["baseline"] = (pct(lat, 50), pct(lat, 95))
+        cpu0 = server_cpu(bare.proc.pid)
+        lat, first = timed(f"{bare.url}/bare", requests)
+        out["baseline"] = (pct(lat, 50), pct(lat, 95), (server_cpu(bare.proc.pid) - cpu0) / (requests + 1), first)
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
         db = cached_copy(Path(tmp) / "triage.db")
         conn = open_db(db)  # later migrations run here, outside the timings
@@ -58,8 +71,10 @@ def one_run(requests: int) -> dict[str, tuple[float, float]]:
         conn.close()
         with Serve(Path(tmp), 0) as serve:
             for label, path in QUERIES:
-                lat = timed(serve.url + path.format(case_id=case_id), requests, token)
-                out[label] = (pct(lat, 50), pct(lat, 95))
+                cpu0 = server_cpu(serve.proc.pid)
+                lat, first = timed(serve.url + path.format(case_id=case_id), requests, token)
+                cpu = (server_cpu(serve.proc.pid) - cpu0) / (requests + 1)
+                out[label] = (pct(lat, 50), pct(lat, 95), cpu, first)
     return out
 
 
@@ -70,17 +85,19 @@ def main() -> int:
     args = parser.parse_args()
     runs = [one_run(args.requests) for _ in range(args.runs)]
     print(f"Read API at 1,000,000 reviews / 200,000 cases: {args.requests} sequential requests per query, "
-          f"median of {args.runs} runs\n")
-    print("| request | p50 ms | p95 ms | p95 / baseline p95 | p95 of each run |")
-    print("|---|---:|---:|---:|---|")
-    base95 = median([r["baseline"][1] for r in runs])
+          f"median of {args.runs} runs; load average at the end {os.getloadavg()[0]:.1f}\n")
+    print("| request | p50 ms | p95 ms | p95 / baseline p95 | p95 of each run | server CPU ms per request |"
+          " first request ms |")
+    print("|---|---:|---:|---:|---|---:|---:|")
     for label in ["baseline", *(q[0] for q in QUERIES)]:
         p50 = median([r[label][0] for r in runs]) * 1000
         p95s = [r[label][1] * 1000 for r in runs]
+        cpu = median([r[label][2] for r in runs]) * 1000
+        first = median([r[label][3] for r in runs]) * 1000
         name = "baseline: bare Flask GET route" if label == "baseline" else label
         ratio = median([r[label][1] / r["baseline"][1] for r in runs])
-        print(f"| {name} | {p50:,.1f} | {median(p95s):,.1f} | {ratio:.1f}x | {', '.join(f'{v:,.1f}' for v in p95s)} |")
-    del base95
+        print(f"| {name} | {p50:,.1f} | {median(p95s):,.1f} | {ratio:.1f}x | {', '.join(f'{v:,.1f}' for v in p95s)} |"
+              f" {cpu:,.1f} | {first:,.1f} |")
     return 0
 
 

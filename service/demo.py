@@ -7,6 +7,9 @@ A fresh database (no reviews, no agents) gets:
   every complaint cause, safety complaints, a few top-10% customers, some 追评 that revise a bad
   review upward), spread over six weeks and scored at the time they arrived, so cases open and
   age as they would have;
+* two runs of one complaint on one product in the last two days (`demo_data/spikes.json`: 色差 on a
+  dress, 漏液 on a serum), which the alert detection — run after each scored batch, as the
+  database worker does — opens as product alerts (差评预警) on /alerts;
 * a team: a supervisor and agents on a day shift (白班, 09:00-21:00) and a night shift (夜班), with a
   history of handled cases (claims, contacts on 企业微信 and the phone, resolutions with the
   customer's satisfaction, unreachable customers, some 已改评), while the last day's cases wait in
@@ -51,6 +54,7 @@ def _data(name: str) -> Any:
 # Hand-written reviews (platform, customer, product, rating, text, how many days before loading).
 DEMO_REVIEWS: tuple[dict[str, Any], ...] = tuple(_data("reviews.json"))
 PIECES: dict[str, Any] = _data("pieces.json")
+SPIKES: list[dict[str, Any]] = _data("spikes.json")["runs"]
 
 # username, role, display name, shift. The first supervisor and the first agent are printed.
 TEAM: tuple[tuple[str, str, str, str], ...] = (
@@ -199,10 +203,40 @@ def _composed(now: dt.datetime, rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+def _spikes(now: dt.datetime, rng: random.Random) -> list[dict[str, Any]]:
+    """Each run's complaints from different customers, spread over its hours on one product."""
+    products = {p["id"]: p for p in PIECES["products"]}
+    surnames = PIECES["surnames"]
+    out = []
+    for r, run in enumerate(SPIKES, start=1):
+        product = products[run["product_id"]]
+        first, last = run["first_hours_ago"], run["last_hours_ago"]
+        texts = run["texts"]
+        for i, text in enumerate(texts):
+            hours_ago = first - (first - last) * i / max(len(texts) - 1, 1) + rng.uniform(-0.4, 0.4)
+            platform = rng.choice(PIECES["platforms"])
+            out.append({
+                "review_id": f"run{r}-{i + 1:02d}",
+                "platform": platform,
+                "text": text,
+                "rating": rng.choice((1, 1, 2)),
+                "customer_id": f"{platform[:2]}-r{r}{i + 1:02d}",
+                "customer_name": rng.choice(surnames) + rng.choice(("女士", "先生", "小姐")),
+                "customer_ltv": round(rng.lognormvariate(6.3, 0.9), 0),
+                "product_id": product["id"],
+                "product_name": product["name"],
+                "category": product["category"],
+                "order_id": f"{rng.randint(10**15, 10**16 - 1)}",
+                "created_at": (now - dt.timedelta(hours=hours_ago)).isoformat(timespec="seconds"),
+            })
+    return out
+
+
 def demo_reviews(now: dt.datetime | None = None) -> list[dict]:
     """The demo reviews as webhook review objects, oldest first, their times relative to `now`."""
     now = now or utcnow()
-    reviews = _handwritten(now) + _composed(now, random.Random(SEED))
+    rng = random.Random(SEED)
+    reviews = _handwritten(now) + _composed(now, rng) + _spikes(now, rng)
     return sorted(reviews, key=lambda r: r["created_at"])
 
 
@@ -237,8 +271,38 @@ def _window(created_at: str) -> str:
     return f"{moment:%Y-%m-%d}T{moment.hour // 4:02d}"
 
 
-def _ingest_over_time(conn: sqlite3.Connection, reviews: list[dict[str, Any]], policy: Any) -> None:
-    """Each day's reviews arrive, are scored and open or join cases at that day's time."""
+# What ops wrote when they resolved an older alert in the demo's history, by cause.
+_ALERT_FIXES = {
+    "logistics": ("logistics_changed", "这个仓换了快递，已跟进"),
+    "defect": ("supplier_qc", "已联系供应商抽检这一批"),
+    "description_mismatch": ("listing_fixed", "详情页换了实拍图，补充了色差和尺码说明"),
+    "other": ("other", "已查看，先观察"),
+}
+
+
+def _resolve_old_alerts(conn: sqlite3.Connection, at: dt.datetime, now: dt.datetime) -> None:
+    """Ops resolve each alert half a day to two days after it opened; the last two days' alerts are
+    still open when the demo starts (the ones a newcomer sees on /alerts)."""
+    from triage.alerts.store import act
+    from triage.timeutil import from_db
+
+    for alert_id, opened_at, cause in conn.execute(
+        "SELECT id, opened_at, cause FROM alerts WHERE status != 'resolved' ORDER BY id"
+    ).fetchall():
+        opened = from_db(opened_at)
+        if opened >= now - dt.timedelta(days=2):
+            continue
+        due = opened + dt.timedelta(hours=12 + (alert_id * 7919) % 36)
+        if due <= at:
+            resolution, note = _ALERT_FIXES[cause]
+            act(conn, alert_id, "resolve", actor=DEMO_USERNAME, now=due, resolution=resolution, note=note)
+
+
+def _ingest_over_time(conn: sqlite3.Connection, reviews: list[dict[str, Any]], policy: Any,
+                      now: dt.datetime | None = None) -> None:
+    """Each day's reviews arrive, are scored and open or join cases at that day's time; ops resolve
+    the product alerts of the days before."""
+    from triage.alerts.store import detect
     from triage.ingest import ingest
     from triage.validation import validate_batch
 
@@ -250,6 +314,10 @@ def _ingest_over_time(conn: sqlite3.Connection, reviews: list[dict[str, Any]], p
         arrived = max(dt.datetime.fromisoformat(r["created_at"]) for r in batch) + dt.timedelta(minutes=3)
         ingest(conn, validate_batch(batch), arrived)
         _score_pending(conn, arrived + dt.timedelta(minutes=2), policy)
+        if now is not None:
+            # Product alerts, as the detection job after an apply (no webhooks in the demo).
+            detect(conn, arrived + dt.timedelta(minutes=2))
+            _resolve_old_alerts(conn, arrived + dt.timedelta(minutes=2), now)
 
 
 def _on_shift(team: list[tuple[str, str, str, str]], moment: dt.datetime) -> list[str]:
@@ -380,10 +448,13 @@ def load_demo(conn: sqlite3.Connection, var_dir: Path | str | None = None, now: 
     _handbook(conn, now)
     reviews = demo_reviews(now)
     say(f"demo: scoring {len(reviews)} reviews written over {DAYS} days ...")
-    _ingest_over_time(conn, reviews, policy)
+    _ingest_over_time(conn, reviews, policy, now)
     say("demo: replaying the team's work on older cases ...")
     happy = _work_history(conn, now, policy, rng)
     _revise_upward(conn, happy, now, policy, rng)
+    from triage.alerts.store import detect
+
+    detect(conn, now)  # the 追评 moved counts: the detection job runs after every apply
     _refresh_clocks(conn, now, policy)
     return logins
 

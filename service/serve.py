@@ -222,7 +222,7 @@ def _tighten(settings: Settings, db_path: Path) -> None:
     from triage.redis_conn import private_dir, private_file
 
     private_dir(Path(settings.var_dir))
-    for suffix in ("", "-wal", "-shm", ".lock"):
+    for suffix in ("", "-wal", "-shm", "-writers", ".lock"):
         private_file(Path(f"{db_path}{suffix}"))
     for name in (*SECRET_FILES, "redis.rdb", "redis.aof", "redis.log", "serve.lock"):
         private_file(Path(settings.var_dir) / name)

@@ -32,11 +32,6 @@ from triage.tokens import create_token, list_tokens, revoke_tokens_named, verify
 from triage.validation import validate_batch
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    monkeypatch.setattr("triage.agents.PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
-
-
 @pytest.fixture()
 def env(settings, monkeypatch):
     """The CLI reads its settings from the environment: point it at the test's database."""

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from tests.web_support import fast_password_hashing  # noqa: F401  (autouse fixture)
 from triage.agents import add_agent
 from triage.alerts.jobs import run_detection
 from triage.alerts.store import act, record_reviews

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401  (autouse fixture)
+from tests.web_support import csrf_token
 from triage.agents import add_agent
 from triage.alerts.jobs import run_detection
 from triage.alerts.store import record_reviews

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from datetime import datetime, timedelta
 
 import pytest
 
 from triage.db import open_db, transaction
-from triage.reports.render import render_html
+from triage.reports.render import render_csv, render_html
 from triage.reports.weekly import build_weekly
 from triage.reports.weeks import IsoWeek
 from triage.timeutil import UTC, to_db
@@ -84,3 +86,27 @@ def test_a_report_published_before_alerts_existed_still_renders(conn):
     report = build_weekly(conn, WEEK, "Asia/Shanghai", now=AFTER)
     del report["alerts"]
     assert "差评预警（本周）" not in render_html(report)
+
+
+def csv_rows(report):
+    return list(csv.DictReader(io.StringIO(render_csv(report).decode("utf-8-sig"))))
+
+
+def test_the_csv_report_has_the_alerts_section_in_the_tidy_layout(conn, week_of_alerts):
+    rows = csv_rows(build_weekly(conn, WEEK, "Asia/Shanghai", now=AFTER))
+    week = {r["metric"]: r["value"] for r in rows if r["section"] == "alerts"}
+    assert week == {"opened": "3", "resolved": "2", "open_at_week_end": "3", "median_hours_to_resolve": "52.0",
+                    "listing_audits": "1"}
+    by_cause = {r["key"]: (r["label"], r["value"]) for r in rows if r["section"] == "alerts_by_cause"}
+    assert by_cause["defect"] == ("质量问题", "2")
+    assert by_cause["description_mismatch"] == ("描述不符", "1")
+    items = [r for r in rows if r["section"] == "alerts_items"]
+    assert {r["label"] for r in items} == {"A", "B", "E"}
+    first = {r["metric"]: r["value"] for r in items if r["label"] == "A"}
+    assert first == {"product_id": "A", "category": "家居", "cause": "defect", "count": "7", "status": "resolved"}
+
+
+def test_a_csv_report_published_before_alerts_existed_has_no_alerts_rows(conn):
+    report = build_weekly(conn, WEEK, "Asia/Shanghai", now=AFTER)
+    del report["alerts"]
+    assert not [r for r in csv_rows(report) if r["section"].startswith("alerts")]

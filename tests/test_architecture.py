@@ -12,6 +12,7 @@ at module level or inside a function, except those under `if TYPE_CHECKING:` (th
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +81,16 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
         stack.extend(ast.iter_child_nodes(node))
 
 
+@functools.cache
+def _parse(path: Path) -> ast.Module:
+    """Each module is parsed once per process: several tests walk the same trees (read-only)."""
+    return ast.parse(path.read_text("utf-8"), str(path))
+
+
 def imports_of(name: str, path: Path) -> list[Import]:
     is_package = path.name == "__init__.py"
     found = []
-    for node in _runtime_nodes(ast.parse(path.read_text("utf-8"), str(path))):
+    for node in _runtime_nodes(_parse(path)):
         if isinstance(node, ast.Import):
             found.extend(Import(name, alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -215,7 +222,7 @@ def test_only_the_process_floor_prints_or_parses_argv(package):
     for name, path in MODULES.items():
         if not _under(name, package):
             continue
-        for node in _runtime_nodes(ast.parse(path.read_text("utf-8"))):
+        for node in _runtime_nodes(_parse(path)):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("print", "input"):
                 wrong.append(f"{name}:{node.lineno} calls {node.func.id}()")
             elif (isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr", "stdin", "argv")

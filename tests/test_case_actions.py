@@ -24,10 +24,6 @@ WANG = Actor("wang", "agent")
 BOSS = Actor("boss", "supervisor")
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    monkeypatch.setattr("triage.agents.PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
-
 
 @pytest.fixture()
 def case_id(db) -> int:

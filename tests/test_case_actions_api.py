@@ -17,10 +17,6 @@ from triage.tokens import create_token
 POLICY = default_policy("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    monkeypatch.setattr("triage.agents.PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
-
 
 @pytest.fixture()
 def tokens(db) -> dict[str, dict[str, str]]:

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.pipeline_support import COMPLAINTS, add_reviews, review
-from tests.web_support import fast_password_hashing  # noqa: F401
 from triage import cases
 from triage.db import transaction
 from triage.metrics.cs import (

@@ -9,7 +9,6 @@ import pytest
 
 from tests.pipeline_support import COMPLAINTS, add_reviews, review
 from tests.supervisor_support import PEOPLE, add_people, sign_in, token_for
-from tests.web_support import fast_password_hashing  # noqa: F401
 from triage import cases
 from triage.db import transaction
 from triage.sla import default_policy

@@ -181,3 +181,46 @@ def test_a_command_on_a_locked_database_says_so_and_exits_75(busy_settings, writ
     monkeypatch.setenv("TRIAGE_WEBHOOK_SECRET", "s3cret")
     assert main(["token", "create", "ci"]) == EXIT_BUSY == 75
     assert "database is busy" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_writer_takes_the_gap_between_another_process_s_transactions(busy_settings):
+    """Another process's writer holding the lock in 150 ms transactions with 20 ms gaps: a waiting
+    writer gets in at the first gap (SQLite's busy handler, sleeping up to 100 ms, misses them)."""
+    import threading
+    import time
+
+    other = sqlite3.connect(busy_settings.db_path, isolation_level=None, check_same_thread=False)  # not our lock
+    cycles_done = []
+    started = threading.Event()
+
+    def hold() -> None:
+        for cycle in range(6):
+            other.execute("BEGIN IMMEDIATE")
+            started.set()
+            time.sleep(0.15)
+            other.execute("COMMIT")
+            cycles_done.append(cycle)
+            time.sleep(0.02)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    started.wait()
+    conn = connect(busy_settings.db_path)
+    with transaction(conn):
+        got_in_after = len(cycles_done)
+    holder.join()
+    assert got_in_after <= 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == triage_db.BUSY_TIMEOUT_MS  # restored
+
+
+def test_a_writer_still_gives_up_after_the_busy_timeout(busy_settings, quick_timeout):
+    other = sqlite3.connect(busy_settings.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    conn = connect(busy_settings.db_path)
+    with pytest.raises(DatabaseBusy):
+        with transaction(conn):
+            pass
+    other.execute("ROLLBACK")
+    with transaction(conn):  # the lock of this process was released with the failure
+        pass

@@ -36,6 +36,41 @@ def test_outcomes_are_in_input_order_with_primary_keys_for_new_reviews(db):
     ]
 
 
+def _stored(conn: sqlite3.Connection) -> list[tuple]:
+    return [tuple(r) for r in conn.execute(
+        "SELECT platform, review_id, text, rating, revision, status, attempts, customer_name FROM reviews"
+        " ORDER BY platform, review_id")]
+
+
+def test_a_batch_stores_what_its_reviews_one_request_at_a_time_store(db, tmp_path):
+    from triage.db import connect, migrate
+
+    ingest(db, [review("old", text="好"), review("same", text="好")], RECEIVED)
+    one_by_one = connect(tmp_path / "one.db")
+    migrate(one_by_one)
+    ingest(one_by_one, [review("old", text="好"), review("same", text="好")], RECEIVED)
+    batch = [review("new", text="新"), review("old", text="差", customer_name="甲"), review("same", text="好"),
+             review("new", text="差"), review("new", text="更差"), review("old", text="差"), review("x", rating=1)]
+    result = ingest(db, batch, RECEIVED, claim=True)
+    singles = [ingest(one_by_one, [r], RECEIVED, claim=True).reviews[0] for r in batch]
+    assert [o.status for o in result.reviews] == [o.status for o in singles] == [
+        "accepted", "updated", "duplicate", "updated", "updated", "duplicate", "accepted"]
+    assert _stored(db) == _stored(one_by_one)
+
+
+def test_a_claimed_batch_is_one_score_job_per_hundred_reviews_each_review_once(db):
+    result = ingest(db, [review(f"r{i}") for i in range(250)] + [review("r0", text="改了")], RECEIVED, claim=True)
+    assert [len(c.items) for c in result.claims] == [100, 100, 50]
+    rows = {r["id"]: r["score_job"] for r in db.execute("SELECT id, score_job FROM reviews")}
+    assert {pk: c.job_id for c in result.claims for pk, _ in c.items} == rows
+    assert result.claims[0].items[0][1] == "改了"  # the latest text of a review updated in the same batch
+
+
+def test_a_batch_of_duplicates_claims_nothing(db):
+    ingest(db, [review("a"), review("b")], RECEIVED, claim=True)
+    assert ingest(db, [review("a"), review("b")], RECEIVED, claim=True).claims == ()
+
+
 def test_new_reviews_are_pending_and_not_yet_enqueued(db):
     ingest(db, [review()], RECEIVED)
     assert tuple(db.execute("SELECT status, enqueued_at, attempts FROM reviews").fetchone()) == ("pending", None, 0)

@@ -3,6 +3,7 @@ old dotted job paths rq may still hold in Redis."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def test_an_apply_job_queued_under_its_old_path_still_runs(job_context, db, redi
     assert statuses(db) == {"scored": 2}
 
 
+@pytest.mark.slow
 def test_a_fail_job_queued_under_its_old_path_still_runs(job_context, db, redis_conn):
     pks = add_reviews(db, [review(1, COMPLAINTS[0])])
     job = Queue(enqueue.APPLY_QUEUE, connection=redis_conn).enqueue("triage.jobs.fail_reviews", pks, "gave up")
@@ -126,7 +128,18 @@ def test_a_fail_job_queued_under_its_old_path_still_runs(job_context, db, redis_
 def test_score_results_carry_scores_explanations_and_model_version(classifier):
     (result,) = scoring.score_items([[7, COMPLAINTS[1]]])
     assert result["pk"] == 7 and result["model_version"] == classifier.version
-    assert "logistics" in result["causes"] and result["terms"] and result["cause_terms"]["logistics"]
+    terms = json.loads(result["stored"]["terms"])
+    assert "logistics" in result["causes"] and terms["sentiment"] and terms["causes"]["logistics"]
+
+
+def test_score_results_store_what_the_prediction_says(classifier):
+    (result,) = scoring.score_items([[7, COMPLAINTS[1]]])
+    expected = classifier.predict_many([COMPLAINTS[1]])[0].to_json()
+    stored = {k: json.loads(v) for k, v in result["stored"].items()}
+    assert stored == {"causes": expected["causes"], "cause_probs": expected["cause_probs"],
+                      "terms": {"sentiment": expected["terms"], "causes": expected["cause_terms"]},
+                      "complaints": expected["complaints"]}
+    assert (result["sentiment"], result["negative_prob"]) == (expected["sentiment"], expected["negative_prob"])
 
 
 def test_applying_the_same_results_twice_changes_nothing_the_second_time(job_context, db):

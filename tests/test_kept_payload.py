@@ -3,6 +3,7 @@ compressing it again (`triage.jobs.kept_payload`)."""
 
 from __future__ import annotations
 
+import pytest
 import rq.job
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
@@ -37,6 +38,7 @@ def test_a_finished_job_keeps_the_payload_bytes_it_was_enqueued_with(redis_conn,
     assert stored == job.to_dict()["data"]
 
 
+@pytest.mark.slow
 def test_the_worker_does_not_compress_the_payload_again(redis_conn, monkeypatch):
     _, compressed = run_one(redis_conn, monkeypatch)
     assert all(size < 1000 for size in compressed), compressed  # only small fields, never the payload

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from service.commands.agents import cli_unlock_agent
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401
+from tests.web_support import csrf_token
 from triage import passwords
 from triage.agents import add_agent
 from triage.login_throttle import LoginPolicy, check_login_allowed, record_login_failure, unlock_account

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.pipeline_support import T0, add_reviews, review
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401  (autouse fixture)
+from tests.web_support import csrf_token
 from triage import cases
 from triage.agents import add_agent
 from triage.db import transaction

@@ -94,6 +94,7 @@ def test_recovery_leaves_a_waiting_job_alone_however_old(db, redis_conn):
     assert Queue(enqueue.SCORE_QUEUE, connection=redis_conn).count == 1
 
 
+@pytest.mark.slow
 def test_lost_redis_then_recovery_scores_every_review_once(job_context, db, redis_conn):
     add_reviews(db, some_reviews(120))
     pipeline.enqueue_pending(db, redis_conn)

@@ -147,3 +147,66 @@ def test_an_alerts_reviews_are_found_by_scope_and_time(scope, db, case_id):
         db.set_trace_callback(None)
     assert seen and problems(db, seen) == {}
     assert not any("reviews_pending" in step for sql in seen for step in plan(db, sql))
+
+
+# -- the agents' pages: the queue (its rows and counts) and the case page ------------------------
+
+# Sorting groups, not rows: the queue's facets list the most frequent categories, platforms and
+# products of the active cases (a GROUP BY, then its groups by count: at most one per value), and
+# that figure is memoised per process (web.views.queue, 60 s). The rows of every page and list
+# come off an index in order.
+
+
+def page_problems(conn: sqlite3.Connection, statements: list[str]) -> dict[str, list[str]]:
+    """`problems`, except that a GROUP BY statement may sort its groups (never scan a table)."""
+    grouped = [s for s in statements if " GROUP BY " in s.upper()]
+    found = problems(conn, [s for s in statements if s not in grouped])
+    for sql in grouped:
+        steps = plan(conn, sql)
+        if any(FULL_SCAN.search(step) or (INDEX_WALK.search(step) and " LIMIT " not in sql.upper())
+               for step in steps):
+            found[sql] = steps
+    return found
+
+
+HTML_PAGES = {
+    "queue": "/queue",
+    "queue, filtered": "/queue?priority=P1&cause=defect&assignee=unassigned",
+    "queue, by product": "/queue?product=p1",
+    "queue rows (poll)": "/queue/rows",
+    "queue counts (poll)": "/queue/counts",
+    "case page": "/cases/{case_id}",
+}
+
+
+@pytest.fixture()
+def agent_client(app, db, statements):
+    from tests.web_support import csrf_token
+    from triage.agents import add_agent
+
+    add_agent(db, "planner", "pw", "agent", display_name="P")
+    client = app.test_client()
+    response = client.post("/login", data={"username": "planner", "password": "pw", "csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("page", list(HTML_PAGES), ids=list(HTML_PAGES))
+def test_agents_pages_no_full_scan_and_no_sort(page, agent_client, case_id, statements, db):
+    import web.views.queue
+
+    web.views.queue._cache.clear()  # the counts' memo: compute them in this request
+    statements.clear()
+    response = agent_client.get(HTML_PAGES[page].format(case_id=case_id))
+    assert response.status_code == 200
+    assert [s for s in statements if "FROM cases" in s], "the page read no case; the trace is not installed"
+    assert page_problems(db, statements) == {}
+
+
+def test_the_queue_page_after_the_first_reads_the_index_from_its_cursor(agent_client, case_id, statements, db):
+    from triage.cases.queue import _encode_cursor
+
+    statements.clear()
+    response = agent_client.get(f"/queue?after={_encode_cursor('queue', '0P2', 1)}")
+    assert response.status_code == 200
+    assert page_problems(db, statements) == {}

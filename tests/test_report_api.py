@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.report_rows import add_review, add_reviews
-from tests.web_support import fast_password_hashing  # noqa: F401
 from triage.reports.store import publish_weekly
 from triage.reports.weeks import IsoWeek, last_complete_week
 from triage.timeutil import to_db, utcnow
@@ -21,14 +20,12 @@ CONTRACT_KEYS = {"week", "start", "end", "timezone", "reviews", "negative", "neg
 
 
 @pytest.fixture()
-def client(settings, db):
-    from web import create_app
-
+def client(db, app):
     db.execute(
         "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
         ("report-tests", hashlib.sha256(TOKEN.encode()).hexdigest(), to_db(utcnow())),
     )
-    return create_app(settings).test_client()
+    return app.test_client()
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

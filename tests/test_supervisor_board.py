@@ -10,7 +10,6 @@ import pytest
 
 from tests.pipeline_support import COMPLAINTS, add_reviews, review
 from tests.supervisor_support import PEOPLE, add_people, sign_in
-from tests.web_support import fast_password_hashing  # noqa: F401
 from triage import board, cases
 from triage.cases.actions import Actor, perform
 from triage.db import transaction

@@ -1,6 +1,8 @@
 """Tokenization: jieba plus the e-commerce dictionary and negation scope."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifier.tokenize import NEGATION_MARK, apply_negation, tokenize
 
@@ -61,3 +63,38 @@ def test_emoji_and_whitespace_never_become_tokens() -> None:
 
 def test_negation_mark_is_documented_prefix() -> None:
     assert NEGATION_MARK == "不_"
+
+
+def _project_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    texts = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "labels").glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                texts.append(json.loads(line)["text"])
+    return texts
+
+
+def test_the_cutter_splits_every_project_text_as_jieba_does() -> None:
+    from classifier.normalize import normalize
+    from classifier.tokenize import _get_cutter, _get_tokenizer
+
+    jieba_tokenizer, cutter = _get_tokenizer(), _get_cutter()
+    texts = _project_texts()[::6]  # a sample keeps the fast tier fast (all 53k shared reviews agreed when written)
+    texts += [normalize(t) for t in texts]
+    assert len(texts) > 300
+    assert [cutter.lcut(t) for t in texts] == [jieba_tokenizer.lcut(t, HMM=False) for t in texts]
+
+
+_ALPHABET = "物流快递很慢好评差质量不错没有坏了一般描述不符发货色差退款客服态度abcXYZ0129 ,.!?，。！\t\r\n\u3000#&_%-+"
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=40))
+def test_the_cutter_splits_any_text_as_jieba_does(text: str) -> None:
+    from classifier.tokenize import _get_cutter, _get_tokenizer
+
+    assert _get_cutter().lcut(text) == _get_tokenizer().lcut(text, HMM=False)

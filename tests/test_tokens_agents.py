@@ -93,11 +93,6 @@ def test_cli_refuses_a_blank_name(settings, capsys):
 # -- agents -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    # Production scrypt costs ~0.1 s a hash; the behaviour under test does not depend on the cost.
-    monkeypatch.setattr("triage.agents.PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
-
 
 def test_an_added_agent_authenticates_with_its_password(db):
     agent_id = add_agent(db, "wang", "s3cret pass", "supervisor", "王经理")

@@ -240,3 +240,16 @@ def test_500_reviews_are_allowed():
 def test_501_reviews_are_too_large_before_any_is_validated():
     with pytest.raises(TooLarge):
         reviews_from_body({"reviews": [{}] * (MAX_BATCH + 1)})
+
+
+def test_the_ascii_fast_paths_agree_with_the_unicode_categories():
+    import unicodedata
+
+    from triage import validation as v
+
+    ascii_chars = [chr(i) for i in range(128)]
+    invisible = {c for c in ascii_chars if v._is_invisible(c)}
+    trimmed = {c for c in ascii_chars if c.isspace() or unicodedata.category(c) in v._TRIMMED_CATEGORIES}
+    forbidden = {c for c in ascii_chars if unicodedata.category(c) in v._ID_FORBIDDEN_CATEGORIES}
+    assert invisible == trimmed == set(v._ASCII_INVISIBLE)
+    assert forbidden == {c for c in ascii_chars if v._ASCII_ID_FORBIDDEN.fullmatch(c)}

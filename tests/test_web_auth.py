@@ -6,24 +6,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401
+from tests.web_support import csrf_token
 from triage.agents import add_agent
 
 AGENT = ("wang.agent", "agent password")
 SUPERVISOR = ("zhao.supervisor", "correct horse battery")
 BAD_LOGIN = "用户名或密码不正确，或该账号已停用。"
-
-
-@pytest.fixture()
-def app(settings):
-    from web import create_app
-
-    return create_app(settings)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture()

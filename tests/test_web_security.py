@@ -7,15 +7,13 @@ import json
 import pytest
 
 from tests.conftest import sign
-from tests.web_support import csrf_token, fast_password_hashing  # noqa: F401
+from tests.web_support import csrf_token
 from triage.agents import add_agent
 
 
 @pytest.fixture()
-def client(settings):
-    from web import create_app
-
-    return create_app(settings).test_client()
+def client(app):
+    return app.test_client()
 
 
 @pytest.fixture()

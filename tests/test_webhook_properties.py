@@ -148,6 +148,7 @@ def read_back(client, auth, platform: str, review_id: str, safe: str = "") -> di
 # -- properties -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=100)
 @given(raw=st.one_of(review_objects(), wrong_types, any_text, st.none()))
 def test_validation_never_raises_it_accepts_or_lists_problems(raw):
@@ -158,6 +159,7 @@ def test_validation_never_raises_it_accepts_or_lists_problems(raw):
         item["message"].encode("utf-8")  # every message can be sent
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=50)
 @given(payload=bodies)
 def test_no_body_of_the_schemas_shape_gets_a_5xx_and_what_is_accepted_reads_back(env, payload):
@@ -188,6 +190,7 @@ def test_no_body_of_the_schemas_shape_gets_a_5xx_and_what_is_accepted_reads_back
             assert parse_rfc3339(stored["created_at"]) == review.created_at.replace(microsecond=0)
 
 
+@pytest.mark.slow
 @settings(FAST, max_examples=50)
 @given(platform=st.one_of(GOOD_VALUES["platform"], any_text), review_id=st.one_of(GOOD_VALUES["review_id"], any_text))
 def test_every_accepted_platform_and_review_id_reads_back_however_the_path_is_encoded(env, platform, review_id):

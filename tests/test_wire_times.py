@@ -8,9 +8,11 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triage.reports.weeks import IsoWeek
-from triage.timeutil import parse_rfc3339, to_db, to_wire, utcnow
+from triage.timeutil import from_db, parse_rfc3339, to_db, to_wire, utcnow, wire_from_db
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 TIMESTAMP_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T")
@@ -80,3 +82,24 @@ def test_the_weekly_report_of_1900_w01_in_shanghai_has_rfc3339_times(settings, d
     assert [t for t in times if not RFC3339.fullmatch(t)] == []
     start, end = IsoWeek(1900, 1).bounds(ZoneInfo("Asia/Shanghai"))
     assert (parse_rfc3339(body["start"]), parse_rfc3339(body["end"])) == (start, end)
+
+
+# A stored time goes to the wire without being parsed (the case list writes a dozen per case):
+# held here to the general path, `to_wire(from_db(...))`, for any instant.
+_PROPERTY = settings(max_examples=100, deadline=None, database=None)
+
+
+@pytest.mark.slow
+@_PROPERTY
+@given(moment=st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)),
+       zone=st.sampled_from(("UTC", "Asia/Shanghai", "America/St_Johns", "Europe/Berlin")))
+def test_a_stored_time_goes_to_the_wire_as_the_general_path_writes_it(moment, zone):
+    local = moment.astimezone(ZoneInfo(zone))
+    assert wire_from_db(to_db(local)) == to_wire(from_db(to_db(local))) == to_wire(local)
+    general = local.astimezone(dt.timezone(dt.timedelta(0)))  # UTC, but not the UTC object: no shortcut
+    assert to_wire(moment) == to_wire(general)
+
+
+def test_a_stored_time_in_another_form_still_reads():
+    assert wire_from_db("2026-11-26T13:05:00.5+08:00") == "2026-11-26T05:05:00+00:00"
+    assert wire_from_db(None) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from flask.testing import FlaskClient
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -17,9 +16,3 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     assert match, f"no csrf_token field on {path}"
     return match.group(1)
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap hashes for agents the test creates: scrypt's cost is for attackers, not test runs.
-    Stored hashes name their method, so checking works the same."""
-    monkeypatch.setattr("triage.agents.PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")

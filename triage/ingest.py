@@ -84,22 +84,31 @@ class IngestResult:
         }
 
 
-_INSERT_REVIEW = """
-    INSERT INTO reviews (platform, review_id, text, rating, customer_id, customer_name, customer_ltv,
-                         product_id, product_name, category, order_id, created_at, received_at,
-                         enqueued_at, score_job, attempts)
-    VALUES (:platform, :review_id, :text, :rating, :customer_id, :customer_name, :customer_ltv,
-            :product_id, :product_name, :category, :order_id, :created_at, :received_at,
-            :enqueued_at, :score_job, :attempts)
-    ON CONFLICT (platform, review_id) DO NOTHING
-    RETURNING id
-"""
+_COLUMNS = ("platform", "review_id", "text", "rating", "customer_id", "customer_name", "customer_ltv",
+            "product_id", "product_name", "category", "order_id", "created_at", "received_at",
+            "enqueued_at", "score_job", "attempts")
+_ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+# Rows per INSERT statement: a request's reviews go in one statement (the webhook takes at most 500);
+# an import's larger batches in several.
+_INSERT_CHUNK = 500
+
+
+def _insert_sql(rows: int) -> str:
+    # One statement for many rows: SQLite inserts VALUES rows in order, so a key repeated inside the
+    # batch is inserted from its first occurrence and its repeats meet the conflict, as they would
+    # one statement at a time. RETURNING lists only the rows inserted (in no promised order, hence
+    # the key with the id).
+    return (f"INSERT INTO reviews ({', '.join(_COLUMNS)}) VALUES {', '.join([_ROW] * rows)}"
+            " ON CONFLICT (platform, review_id) DO NOTHING RETURNING id, platform, review_id")
+
 
 # The newest review's name and LTV win, so importing old reviews cannot overwrite fresher values.
-# The stored times are fixed-width UTC text, so text comparison is time comparison.
-_UPSERT_CUSTOMER = """
+# The stored times are fixed-width UTC text, so text comparison is time comparison. One statement
+# for a whole batch: SQLite upserts VALUES rows in order, so a customer twice in a batch is
+# inserted by its first review and updated by the second, as two statements would.
+_UPSERT_CUSTOMERS = """
     INSERT INTO customers (customer_id, name, ltv, first_seen_at, last_seen_at)
-    VALUES (:customer_id, :customer_name, :customer_ltv, :created_at, :created_at)
+    VALUES {rows}
     ON CONFLICT (customer_id) DO UPDATE SET
         name = CASE WHEN excluded.last_seen_at >= customers.last_seen_at
                     THEN coalesce(excluded.name, customers.name)
@@ -112,22 +121,23 @@ _UPSERT_CUSTOMER = """
 """
 
 
-def _row(review: Review, received_at: str) -> dict[str, Any]:
-    return {
-        "platform": review.platform,
-        "review_id": review.review_id,
-        "text": review.text,
-        "rating": review.rating,
-        "customer_id": review.customer_id,
-        "customer_name": review.customer_name,
-        "customer_ltv": review.customer_ltv,
-        "product_id": review.product_id,
-        "product_name": review.product_name,
-        "category": review.category,
-        "order_id": review.order_id,
-        "created_at": to_db(review.created_at) if review.created_at else received_at,
-        "received_at": received_at,
-    }
+def _upsert_customers(conn: sqlite3.Connection, customers: Sequence[tuple[Any, ...]]) -> None:
+    # One statement per chunk rather than executemany: inside the transaction every statement
+    # step gives up the GIL, and each time the request's thread waits for the web's other threads
+    # (validating their own batches) to hand it back, holding the write lock all along.
+    for start in range(0, len(customers), _INSERT_CHUNK):
+        chunk = customers[start:start + _INSERT_CHUNK]
+        conn.execute(_UPSERT_CUSTOMERS.format(rows=", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))),
+                     [value for row in chunk for value in row])
+
+
+def _values(review: Review, received_at: str, enqueued_at: str | None, score_job: str | None,
+            attempts: int) -> tuple[Any, ...]:
+    """The row of `review` in `_COLUMNS` order."""
+    return (review.platform, review.review_id, review.text, review.rating, review.customer_id,
+            review.customer_name, review.customer_ltv, review.product_id, review.product_name, review.category,
+            review.order_id, to_db(review.created_at) if review.created_at else received_at, received_at,
+            enqueued_at, score_job, attempts)
 
 
 def ingest(
@@ -137,44 +147,57 @@ def ingest(
 
     New and updated reviews are `pending`; without `claim` not yet enqueued, with it claimed for
     scoring in the same transaction (see the module docstring). Duplicates change nothing, not
-    even the customer record. `received_at` (aware) also stands in for a missing `created_at`."""
+    even the customer record. `received_at` (aware) also stands in for a missing `created_at`.
+
+    The new reviews are inserted by one statement per chunk of `_INSERT_CHUNK` (one for a webhook
+    request), not one per review: the transaction, and with it the write lock every other writer
+    waits for, is held for as short a time as the rows allow."""
     received = to_db(received_at)
+    # Each chunk of DEFAULT_BATCH_SIZE reviews (by position in the request) gets its own score job;
+    # a job whose reviews all turn out duplicates is never enqueued.
+    job_ids = [new_job_id() for _ in range(0, len(reviews), DEFAULT_BATCH_SIZE)] if claim else []
+    rows = [
+        _values(review, received, received, job_ids[i // DEFAULT_BATCH_SIZE], 1) if claim
+        else _values(review, received, None, None, 0)
+        for i, review in enumerate(reviews)
+    ]
     outcomes: list[Outcome] = []
-    claims: list[Claim] = []
-    customers: list[dict[str, Any]] = []
-    claimed: dict[int, tuple[str, list[Any]]] = {}
+    customers: list[tuple[Any, ...]] = []
+    items_by_job: dict[str, list[list[Any]]] = {job_id: [] for job_id in job_ids}
+    claimed: dict[int, list[Any]] = {}
     with transaction(conn):
-        for review in reviews:
-            row = _row(review, received)
-            if claim:
-                if not claims or len(claims[-1].items) >= DEFAULT_BATCH_SIZE:
-                    claims.append(Claim(new_job_id(), []))
-                row.update(enqueued_at=received, score_job=claims[-1].job_id, attempts=1)
+        inserted: dict[tuple[str, str], int] = {}
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start:start + _INSERT_CHUNK]
+            params = [value for row in chunk for value in row]
+            for pk, platform, review_id in conn.execute(_insert_sql(len(chunk)), params).fetchall():
+                inserted[(platform, review_id)] = pk
+        for review, row in zip(reviews, rows, strict=True):
+            # pop: a repeat of the key later in the batch is judged against what is stored by then.
+            pk = inserted.pop((review.platform, review.review_id), None)
+            if pk is not None:
+                status: Literal["accepted", "updated"] = "accepted"
             else:
-                row.update(enqueued_at=None, score_job=None, attempts=0)
-            # fetchall, not fetchone: the statement must finish before the next one runs.
-            stored = conn.execute(_INSERT_REVIEW, row).fetchall()
-            if stored:
-                pk, status = stored[0][0], "accepted"
-            else:
-                pk, status = _update_if_changed(conn, row, received_at), "updated"
+                pk, status = _update_if_changed(conn, dict(zip(_COLUMNS, row, strict=True)), received_at), "updated"
                 if pk is None:
                     outcomes.append(Outcome(review.platform, review.review_id, "duplicate"))
                     continue
-            customers.append(row)
+            customers.append((row[4], row[5], row[6], row[11], row[11]))
             if claim:
                 if pk in claimed:
                     # Updated again in the same batch: one score of its latest text, under its first claim.
-                    job_id, item = claimed[pk]
+                    item = claimed[pk]
                     item[1] = review.text
-                    conn.execute("UPDATE reviews SET score_job = ? WHERE id = ?", (job_id, pk))
+                    conn.execute("UPDATE reviews SET score_job = ? WHERE id = ?", (item[2], pk))
                 else:
-                    claimed[pk] = (claims[-1].job_id, [pk, review.text])
-                    claims[-1].items.append(claimed[pk][1])
+                    claimed[pk] = item = [pk, review.text, row[14]]
+                    items_by_job[row[14]].append(item)
             outcomes.append(Outcome(review.platform, review.review_id, status, pk))
         # In input order, so the newest-wins rule sees the batch as it came.
-        conn.executemany(_UPSERT_CUSTOMER, customers)
-    return IngestResult(tuple(outcomes), tuple(c for c in claims if c.items))
+        _upsert_customers(conn, customers)
+    claims = tuple(Claim(job_id, [[pk, text] for pk, text, _ in items])
+                   for job_id, items in items_by_job.items() if items)
+    return IngestResult(tuple(outcomes), claims)
 
 
 def _update_if_changed(conn: sqlite3.Connection, row: dict[str, Any], received_at: dt.datetime) -> int | None:

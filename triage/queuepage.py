@@ -31,9 +31,10 @@ def latest_reviews(conn: sqlite3.Connection, case_ids: Sequence[int]) -> dict[in
     out: dict[int, sqlite3.Row] = {}
     for r in conn.execute(
         f"SELECT id, case_id, platform, review_id, text, rating, customer_name, product_id, product_name, category,"
-        f" created_at FROM reviews WHERE case_id IN ({marks}) ORDER BY created_at, id", list(case_ids)
+        # The `reviews_case` index's order (case, time, id): no sort step, whatever the page.
+        f" created_at FROM reviews WHERE case_id IN ({marks}) ORDER BY case_id, created_at, id", list(case_ids)
     ):
-        out[r["case_id"]] = r  # ascending: the last one kept is the newest
+        out[r["case_id"]] = r  # ascending within each case: the last one kept is the newest
     return out
 
 

@@ -80,6 +80,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -102,6 +104,7 @@ __all__ = [
     "clock_state",
     "default_policy",
     "due_at",
+    "due_instants",
     "elapsed",
     "load_policy",
     "next_transition",
@@ -194,6 +197,10 @@ class BusinessCalendar:
         for holiday in self.holidays:
             if type(holiday) is not date:  # datetime is a date subclass, but not a day
                 raise ValueError(f"holidays must be dates, got {holiday!r}")
+        # Everything a day's opening instants depend on, as a hashable value: the key of the
+        # per-process memo of days (`_days_of`). The calendar is frozen; `weekly` is not mutated.
+        spec = (self.timezone, tuple(tuple(self.weekly.get(d, ())) for d in range(7)), self.holidays)
+        object.__setattr__(self, "_spec", spec)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -228,8 +235,11 @@ class SlaPolicy:
         return self.calendar
 
 
+@lru_cache(maxsize=64)
 def wall_calendar(timezone: str) -> BusinessCalendar:
-    """Every hour of every day: wall-clock time (DST days included as they really are)."""
+    """Every hour of every day: wall-clock time (DST days included as they really are).
+
+    One (frozen) object per zone: a case's clocks ask for it on every computation."""
     return BusinessCalendar(timezone, dict.fromkeys(range(7), _WALL_DAY), frozenset())
 
 
@@ -348,14 +358,37 @@ def _open_intervals(calendar: BusinessCalendar, since: datetime) -> Iterator[tup
     consumer that needs a bounded amount of business time eventually gets it.
     """
     zone = calendar.zone
+    days = _days_of(calendar)
     # Earlier dates' hours close by the first instant the clock shows `since`'s date, which is
     # never after `since`, so the walk can start at that date even around DST changes.
     day = since.astimezone(zone).date()
     while True:
-        for opening, closing in _day_intervals(calendar, day, zone):
+        intervals = days.get(day)
+        if intervals is None:
+            intervals = days[day] = tuple(_day_intervals(calendar, day, zone))
+        for opening, closing in intervals:
             if closing > since:
                 yield opening, closing
         day += _DAY
+
+
+# A day's opening and closing instants, per calendar (its `_spec`) and local date: a pure function
+# of the two, computed once per process. Converting wall times to instants (`_wall_to_utc`) was
+# about three quarters of every clock computation, and a case list asks for the same few days again
+# and again. Bounded: past the limits a memo starts over.
+_DAY_MEMO: dict[tuple[object, ...], dict[date, tuple[tuple[datetime, datetime], ...]]] = {}
+_DAY_MEMO_CALENDARS = 64
+_DAY_MEMO_DAYS = 50_000
+
+
+def _days_of(calendar: BusinessCalendar) -> dict[date, tuple[tuple[datetime, datetime], ...]]:
+    spec = calendar._spec  # type: ignore[attr-defined]  # set by __post_init__
+    days = _DAY_MEMO.get(spec)
+    if days is None or len(days) > _DAY_MEMO_DAYS:
+        if len(_DAY_MEMO) >= _DAY_MEMO_CALENDARS:
+            _DAY_MEMO.clear()
+        days = _DAY_MEMO[spec] = {}
+    return days
 
 
 def add_business_time(start: datetime, duration: timedelta, calendar: BusinessCalendar) -> datetime:
@@ -470,6 +503,55 @@ def due_at(
             return None
         cursor = resumed_at
     return add_business_time(cursor, remaining, calendar)
+
+
+def due_instants(
+    start: datetime, amounts: Sequence[timedelta], calendar: BusinessCalendar, pauses: Sequence[Pause]
+) -> list[datetime | None]:
+    """`due_at` of each of `amounts` (ascending) in one walk over the calendar: the same instants.
+
+    A clock's at-risk threshold and its target are two amounts of the same walk; walking once
+    halves the cost of a case's clocks.
+    """
+    _require_aware(start, "start")
+    for amount in amounts:
+        _check_target(amount)
+    if any(later < earlier for earlier, later in pairwise(amounts)):
+        raise ValueError(f"amounts must be ascending, got {amounts!r}")
+    start = start.astimezone(UTC)
+    out: list[datetime | None] = []
+    used = _ZERO  # unpaused business time before `cursor`
+    cursor = start
+    for paused_at, resumed_at in _normalise_pauses(pauses, start):
+        available = business_time_between(cursor, paused_at, calendar)
+        # due_at's test, `available >= remaining`, for every amount not yet placed
+        reached = [amount - used for amount in amounts[len(out):] if amount - used <= available]
+        out.extend(_add_business_times(cursor, reached, calendar))
+        if len(out) == len(amounts):
+            return out
+        used += available
+        if resumed_at is None:
+            return out + [None] * (len(amounts) - len(out))
+        cursor = resumed_at
+    out.extend(_add_business_times(cursor, [amount - used for amount in amounts[len(out):]], calendar))
+    return out
+
+
+def _add_business_times(start: datetime, durations: Sequence[timedelta], calendar: BusinessCalendar) -> list[datetime]:
+    """`add_business_time(start, d)` for each of `durations` (ascending) in one walk; `start` in UTC."""
+    out = [start for duration in durations if duration == _ZERO]  # add_business_time's zero case
+    if len(out) == len(durations):
+        return out
+    consumed = _ZERO
+    for opening, closing in _open_intervals(calendar, start):
+        opening = max(opening, start)
+        available = closing - opening
+        while durations[len(out)] - consumed <= available:
+            out.append(opening + (durations[len(out)] - consumed))
+            if len(out) == len(durations):
+                return out
+        consumed += available
+    raise AssertionError("unreachable: _open_intervals is endless")
 
 
 def clock_state(

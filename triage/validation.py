@@ -110,6 +110,12 @@ _TRIMMED_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 # Not allowed anywhere in an id: controls, format characters (invisible, so two ids that look
 # the same would differ; bidi controls spoof), surrogates, line and paragraph separators.
 _ID_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Fast paths for ASCII strings (most ids, platforms, dates; a webhook validates a dozen strings per
+# review): in ASCII the invisible, the trimmed and the id-forbidden characters are the C0 controls,
+# space and DEL, or the controls alone (tests check these against the categories above), so
+# str.strip and one regex decide what the per-character category walk would.
+_ASCII_INVISIBLE = "".join(map(chr, range(0x21))) + "\x7f"
+_ASCII_ID_FORBIDDEN = re.compile("[\x00-\x1f\x7f]")
 
 ErrorItem = dict[str, Any]
 
@@ -176,6 +182,8 @@ def _is_invisible(ch: str) -> bool:
 
 
 def _is_blank(value: str) -> bool:
+    if value.isascii():
+        return not value.strip(_ASCII_INVISIBLE)
     return all(_is_invisible(ch) for ch in value)
 
 
@@ -184,6 +192,8 @@ def _is_trimmed(ch: str) -> bool:
 
 
 def _trim(value: str) -> str:
+    if value.isascii():
+        return value.strip(_ASCII_INVISIBLE)
     start, end = 0, len(value)
     while start < end and _is_trimmed(value[start]):
         start += 1
@@ -193,6 +203,8 @@ def _trim(value: str) -> str:
 
 
 def _unicode_problem(value: str) -> str | None:
+    if value.isascii():
+        return None
     found = _SURROGATE.search(value)
     if found:
         return (
@@ -212,6 +224,8 @@ def _forbidden(value: str, pattern: re.Pattern[str], what: str) -> str | None:
 
 
 def _id_problem(value: str) -> str | None:
+    if value.isascii() and _ASCII_ID_FORBIDDEN.search(value) is None:
+        return None
     for i, ch in enumerate(value):
         category = unicodedata.category(ch)
         if category in _ID_FORBIDDEN_CATEGORIES:

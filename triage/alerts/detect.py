@@ -11,17 +11,23 @@ of that cause in a recent window are unlikely under the scope's own baseline:
   posterior's concentration is capped so that its coefficient of variation never drops below
   `rate_cv`: rates drift and have bad days, so even a product with thousands of baseline reviews is
   never treated as knowing its rate exactly.
-* **Statistic.** For each window (the last 24 hours and the last 7 days) with `k` complaints among
-  `n` reviews: the upper tail of the posterior predictive, ``P(K >= k)`` for
-  ``K ~ BetaBinomial(n, a, b)``. The beta-binomial (rather than a binomial at the point estimate)
-  carries the uncertainty of the baseline, so a product with ten reviews of history is not judged
-  as if its rate were known. The short window catches bursts within a day on busy products, the
-  long one a slow build-up on quiet ones.
-* **Decision.** Open when, in some window, ``k >= min_count`` and ``P(K >= k) < alpha · share``
-  (Bonferroni over the windows: the shares sum to one). The minimum count means one or two reviews never alert, whatever
-  the rates.
-* **After a resolve.** The caller starts every window at the resolve time (`window_start`), so a
-  resolved alert re-opens only on complaints that arrive after it, never on the ones that made it.
+* **Windows.** A multi-scale scan over windows ending at the newest complaint: the last 4 hours,
+  8 hours, 24 hours and 7 days, in whole UTC hours as the service's counters allow (`window_start`:
+  a window starts at the top of the hour `length` before now, so it covers its length plus the
+  current hour's part). Spikes arrive within hours, while a product's ordinary bad days spread over
+  the whole day: on a busy product the short windows carry the signal, on a quiet one the day, and
+  the week catches a slow build-up.
+* **Statistic.** For each window with `k` complaints among `n` reviews: the upper tail of the
+  posterior predictive, ``P(K >= k)`` for ``K ~ BetaBinomial(n, a, b)``. The beta-binomial (rather
+  than a binomial at the point estimate) carries the uncertainty of the baseline, so a product with
+  ten reviews of history is not judged as if its rate were known.
+* **Decision.** Open when some window has ``k >= min_counts[w]`` and ``P(K >= k) < levels[w]``.
+  The levels are calibrated on the simulation for a target false-alert rate, not split by
+  Bonferroni (overlapping windows' tails are strongly dependent). The minimum counts mean one or two
+  reviews never alert, and three in a few hours (a common coincidence) neither.
+* **After a resolve.** Every window starts at the next full hour after the resolve at the earliest
+  (`window_start`), so a resolved alert re-opens only on complaints that arrive after it, never on
+  the ones that made it.
 
 Parameters were tuned with `bench/alerts_sim.py`; see docs/benchmarks.md ("Product alerts").
 """
@@ -33,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import exp, lgamma
 
+HOUR = timedelta(hours=1)
+
 __all__ = [
     "DEFAULT_PARAMS",
     "Beta",
@@ -43,7 +51,9 @@ __all__ = [
     "baseline_posterior",
     "baseline_start",
     "category_rate",
+    "ceil_hour",
     "evaluate",
+    "floor_hour",
     "shrink_rate",
     "upper_tail",
     "window_start",
@@ -52,26 +62,36 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DetectorParams:
-    windows: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(days=7))
+    # Windows ending at the newest complaint, in whole UTC hours (see `window_start`). Short windows
+    # carry the signal on busy products: a spike comes within hours while a product's ordinary bad
+    # days spread over the whole day; the day catches spikes spread out on quieter products; the
+    # week a slow build-up.
+    windows: tuple[timedelta, ...] = (timedelta(hours=4), timedelta(hours=8), timedelta(hours=24), timedelta(days=7))
+    # The tail each window is held to, calibrated on the simulation (docs/benchmarks.md) for about
+    # 0.8 false alerts per 100 products per week rather than split by Bonferroni: the windows
+    # overlap, so their tails are strongly dependent and a split would waste most of the level.
+    levels: tuple[float, ...] = (5e-5, 5e-5, 2e-4, 1e-5)
+    # Complaints a window needs before it may alert at all: one or two reviews never alert, and a
+    # short window wants four, since three in a few hours is a common coincidence on a busy shop.
+    min_counts: tuple[int, ...] = (4, 4, 3, 3)
     baseline: timedelta = timedelta(days=28)
     prior_strength: float = 100.0  # pseudo-reviews of the category's rate behind every product's baseline
-    rate_cv: float = 0.3  # the baseline rate is never known better than this coefficient of variation
-    alpha: float = 3e-4  # family level per decision, split over the windows by `alpha_shares`
-    # Share of `alpha` each window spends (sums to 1). Most goes to the day: a burst must be caught
-    # within hours; the week only has to catch a slow build-up, which has days to show itself.
-    alpha_shares: tuple[float, ...] = (0.8, 0.2)
-    min_count: int = 3  # complaints in the window; fewer never alert
+    rate_cv: float = 0.4  # the baseline rate is never known better than this coefficient of variation
     category_prior_strength: float = 500.0  # pseudo-reviews of the overall rate behind a category's rate
 
     def __post_init__(self) -> None:
         if not self.windows:
             raise ValueError("at least one window")
-        if len(self.alpha_shares) != len(self.windows) or abs(sum(self.alpha_shares) - 1) > 1e-9:
-            raise ValueError("alpha_shares needs one share per window, summing to 1")
-        if not 0 < self.alpha < 1:
-            raise ValueError("alpha must be in (0, 1)")
-        if self.min_count < 1:
-            raise ValueError("min_count must be at least 1")
+        if len(self.levels) != len(self.windows) or len(self.min_counts) != len(self.windows):
+            raise ValueError("levels and min_counts need one value per window")
+        if len(set(self.windows)) != len(self.windows):
+            raise ValueError("windows must differ")
+        if any(w % timedelta(hours=1) or w <= timedelta(0) for w in self.windows):
+            raise ValueError("windows are whole hours")
+        if not all(0 < level < 1 for level in self.levels):
+            raise ValueError("levels must be in (0, 1)")
+        if min(self.min_counts) < 1:
+            raise ValueError("min_counts must be at least 1")
         if self.prior_strength <= 0 or self.rate_cv <= 0:
             raise ValueError("prior_strength and rate_cv must be positive")
 
@@ -79,19 +99,27 @@ class DetectorParams:
     def long_window(self) -> timedelta:
         return max(self.windows)
 
-    def window_alpha(self, length: timedelta) -> float:
-        """The level one window's tail is held to (Bonferroni: the shares sum to `alpha`)."""
-        return self.alpha * self.alpha_shares[self.windows.index(length)]
+    @property
+    def min_count(self) -> int:
+        """The fewest complaints any window alerts on."""
+        return min(self.min_counts)
+
+    def rule(self, length: timedelta) -> tuple[float, int]:
+        """(level, minimum count) of the window of this length."""
+        try:
+            i = self.windows.index(length)
+        except ValueError:
+            raise ValueError(f"no window of {length} in the parameters") from None
+        return self.levels[i], self.min_counts[i]
 
     def to_json(self) -> dict[str, object]:
         return {
             "windows_hours": [w.total_seconds() / 3600 for w in self.windows],
+            "levels": list(self.levels),
+            "min_counts": list(self.min_counts),
             "baseline_days": self.baseline.total_seconds() / 86400,
             "prior_strength": self.prior_strength,
             "rate_cv": self.rate_cv,
-            "alpha": self.alpha,
-            "alpha_shares": list(self.alpha_shares),
-            "min_count": self.min_count,
             "category_prior_strength": self.category_prior_strength,
         }
 
@@ -216,7 +244,10 @@ def evaluate(
     category_rate: float,
     params: DetectorParams = DEFAULT_PARAMS,
 ) -> Decision:
-    """Should an alert open for this scope and cause, given its recent windows and its baseline?"""
+    """Should an alert open for this scope and cause, given its recent windows and its baseline?
+
+    Each window is judged by the rule of its length in `params` (its level and minimum count).
+    """
     if not windows:
         raise ValueError("at least one window")
     prior = baseline_posterior(baseline, category_rate, params)
@@ -226,16 +257,17 @@ def evaluate(
     best: WindowCounts | None = None
     best_p = 1.0
     for window in windows:
+        level, min_count = params.rule(window.length)
         k, n = window.counts.complaints, window.counts.reviews
-        # Below the minimum, or not above the expected count, the tail cannot matter: skip scipy.
-        if k < params.min_count or k <= n * prior.mean:
+        # Below the minimum, or not above the expected count, the tail cannot matter: skip it.
+        if k < min_count or k <= n * prior.mean:
             p = 1.0
         else:
             p = upper_tail(k, n, prior)
         tails[window.length] = p
         if p < best_p or best is None:
             best, best_p = window, p
-        if k >= params.min_count and p < params.window_alpha(window.length) and fired is None:
+        if p < level and fired is None:
             fired = window
     return Decision(
         alert=fired is not None,
@@ -249,15 +281,26 @@ def evaluate(
     )
 
 
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == moment else floor + HOUR
+
+
 def window_start(now: datetime, length: timedelta, resolved_at: datetime | None = None) -> datetime:
-    """Where a window ending at `now` begins: never before the scope's last resolve."""
-    start = now - length
-    if resolved_at is not None and resolved_at > start:
-        return min(resolved_at, now)
+    """Where a window of `length` ending at `now` begins, in whole hours (the counters are hourly):
+    the start of the hour `length` before `now`, so a window covers its length plus the current
+    hour's part. Never before the next full hour after the scope's last resolve."""
+    start = floor_hour(now - length)
+    if resolved_at is not None:
+        start = max(start, ceil_hour(resolved_at))
     return start
 
 
 def baseline_start(now: datetime, params: DetectorParams = DEFAULT_PARAMS) -> tuple[datetime, datetime]:
-    """[start, end) of the baseline period: the `baseline` days before the long window."""
-    end = now - params.long_window
+    """[start, end) of the baseline period: the `baseline` days before the long window, whole hours."""
+    end = floor_hour(now - params.long_window)
     return end - params.baseline, end

@@ -10,7 +10,8 @@ them twice. The touched product and category are marked dirty (`alert_dirty`).
 Detection. `detect` takes the dirty scopes and, for each cause, reads that scope's counters for the
 baseline and the windows (a few hundred rows at most: never a scan of the reviews), judges them with
 `triage.alerts.detect.evaluate`, and opens an alert or lets new matching reviews join the one that is
-open. Windows are whole UTC hours: the 24-hour window is the current hour and the 24 before it.
+open. Windows are whole UTC hours (`triage.alerts.detect.window_start`): the 24-hour window is the
+current hour and the 24 before it.
 After a resolve, counting restarts at the next full hour.
 
 A category alert is judged on the category's complaints minus those of its products that have an
@@ -25,10 +26,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 from classifier.causes import CAUSES
@@ -38,8 +42,11 @@ from triage.alerts.detect import (
     Decision,
     DetectorParams,
     WindowCounts,
+    baseline_start,
     category_rate,
     evaluate,
+    floor_hour,
+    window_start,
 )
 from triage.alerts.terms import evidence_from_stored, recurring_terms
 from triage.db import transaction
@@ -94,15 +101,6 @@ def product_scope(product_id: str) -> str:
 
 def category_scope(category: str) -> str:
     return f"c:{category}"
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    floor = floor_hour(moment)
-    return floor if floor == moment else floor + HOUR
 
 
 def _causes(value: str | None) -> list[str]:
@@ -226,17 +224,36 @@ class DetectOutcome:
 
 
 class _Series:
-    """One scope's hourly counters from `since` on, summed per cause over any range."""
+    """One scope's hourly counters from `since` on, summed per cause over any range.
+
+    Per cause, the hours in order and their running totals: a range is two bisections, so judging
+    many windows costs little more than judging one.
+    """
 
     def __init__(self, conn: sqlite3.Connection, scope: str, since: datetime) -> None:
-        self.rows: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        rows: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for r in conn.execute("SELECT cause, hour, n FROM alert_counters WHERE scope = ? AND hour >= ?",
                               (scope, to_db(since))):
-            self.rows[r["cause"]].append((r["hour"], r["n"]))
+            rows[r["cause"]].append((r["hour"], r["n"]))
+        self.hours: dict[str, list[str]] = {}
+        self.running: dict[str, list[int]] = {}
+        for cause, items in rows.items():
+            items.sort()
+            self.hours[cause] = [hour for hour, _ in items]
+            self.running[cause] = list(accumulate((n for _, n in items), initial=0))
 
     def total(self, cause: str, start: datetime, end: datetime | None = None) -> int:
-        lo, hi = to_db(start), to_db(end) if end is not None else None
-        return sum(n for hour, n in self.rows.get(cause, ()) if hour >= lo and (hi is None or hour < hi))
+        return self.sum(cause, to_db(start), None if end is None else to_db(end))
+
+    def sum(self, cause: str, lo: str, hi: str | None = None) -> int:
+        """The counts of hours in [lo, hi) (stored hour text; no end: up to now)."""
+        hours = self.hours.get(cause)
+        if not hours:
+            return 0
+        running = self.running[cause]
+        first = bisect_left(hours, lo)
+        last = len(hours) if hi is None else bisect_left(hours, hi)
+        return running[last] - running[first] if last > first else 0
 
     def counts(self, cause: str, start: datetime, end: datetime | None = None) -> Counts:
         reviews = self.total(TOTAL, start, end)
@@ -306,26 +323,35 @@ def _join(conn: sqlite3.Connection, alert: sqlite3.Row | dict[str, Any], since: 
     return len(pks)
 
 
-def _window_since(now: datetime, length: timedelta, resolved: datetime | None) -> datetime:
-    start = floor_hour(now - length)
-    if resolved is not None:
-        start = max(start, ceil_hour(resolved))
-    return start
+@lru_cache(maxsize=256)
+def _bounds(now: datetime, resolved: datetime | None, params: DetectorParams) -> tuple[tuple[str, ...], str, str]:
+    """Each window's first hour and the baseline's [start, end), as stored hour text: the same for
+    every scope and cause judged in a run (and every resolved one alike), so computed once."""
+    starts = tuple(to_db(window_start(now, length, resolved)) for length in params.windows)
+    b_start, b_end = baseline_start(now, params)
+    return starts, to_db(b_start), to_db(b_end)
 
 
 def _judge(series: _Series, cause: str, now: datetime, resolved: datetime | None, p_cat: float,
-           params: DetectorParams, subtract: Sequence[_Series] = ()) -> Decision:
+           params: DetectorParams, subtract: Sequence[_Series] = ()) -> Decision | None:
+    """The statistic for one scope and cause; None when no window can alert (the windows are nested
+    in the longest, and it holds fewer complaints than any window's minimum): most judgements."""
+    starts, b_lo, b_hi = _bounds(now, resolved, params)
+
+    def complaints(lo: str) -> int:
+        return series.sum(cause, lo) - sum(s.sum(cause, lo) for s in subtract)
+
+    if complaints(starts[params.windows.index(params.long_window)]) < params.min_count:
+        return None
     windows = []
-    for length in params.windows:
-        since = _window_since(now, length, resolved)
-        counts = series.counts(cause, since)
-        if subtract:
-            k = counts.complaints - sum(s.total(cause, since) for s in subtract)
-            n = counts.reviews - sum(s.total(TOTAL, since) for s in subtract)
-            counts = Counts(max(min(k, max(n, 0)), 0), max(n, 0))
-        windows.append(WindowCounts(length, counts))
-    b_end = floor_hour(now - params.long_window)
-    baseline = series.counts(cause, b_end - params.baseline, b_end)
+    for length, min_count, lo in zip(params.windows, params.min_counts, starts, strict=True):
+        k = complaints(lo)
+        if k < min_count and length != params.long_window:
+            continue  # cannot fire (its tail would be 1.0); the longest stays: the alert reports it
+        n = series.sum(TOTAL, lo) - sum(s.sum(TOTAL, lo) for s in subtract)
+        windows.append(WindowCounts(length, Counts(max(min(k, max(n, 0)), 0), max(n, 0))))
+    reviews = series.sum(TOTAL, b_lo, b_hi)
+    baseline = Counts(min(series.sum(cause, b_lo, b_hi), reviews), reviews)
     return evaluate(windows, baseline, p_cat, params)
 
 
@@ -346,11 +372,17 @@ def detect(
     dirty = conn.execute(
         "SELECT scope, category, marked_at FROM alert_dirty ORDER BY scope LIKE 'c:%', marked_at LIMIT ?", (limit,),
     ).fetchall()
-    since = floor_hour(now - params.long_window - params.baseline)
-    b_end = floor_hour(now - params.long_window)
-    b_start = b_end - params.baseline
+    b_start, b_end = baseline_start(now, params)
+    since = b_start
     rate_cache: dict[tuple[str | None, str], float] = {}
     overall = _Series(conn, OVERALL, b_start)
+    # A category's counters serve its products' baselines and its own judgement: read once a run.
+    categories: dict[str, _Series] = {}
+
+    def category_series(category: str) -> _Series:
+        if category not in categories:
+            categories[category] = _Series(conn, category_scope(category), since)
+        return categories[category]
 
     def p_cat(category: str | None, cause: str) -> float:
         key = (category, cause)
@@ -359,15 +391,15 @@ def detect(
             if category is None:
                 rate_cache[key] = category_rate(Counts(0, 0), all_counts, params)
             else:
-                cat = _Series(conn, category_scope(category), b_start).counts(cause, b_start, b_end)
-                rate_cache[key] = category_rate(cat, all_counts, params)
+                rate_cache[key] = category_rate(category_series(category).counts(cause, b_start, b_end), all_counts,
+                                                params)
         return rate_cache[key]
 
     for item in dirty:
         scope, category = item["scope"], item["category"]
         is_product = scope.startswith("p:")
         with transaction(conn):
-            series = _Series(conn, scope, since)
+            series = _Series(conn, scope, since) if is_product else category_series(category)
             for cause in CAUSES:
                 active = _active(conn, scope, cause)
                 if active is not None:
@@ -387,7 +419,7 @@ def detect(
                     ]
                 decision = _judge(series, cause, now, resolved, p_cat(category if is_product else None, cause),
                                   params, subtract)
-                if decision.alert:
+                if decision is not None and decision.alert:
                     alert_id = _open(conn, scope, category, cause, decision, now, resolved, series, params)
                     outcome.opened.append(alert_id)
                     if outbox is not None:
@@ -399,20 +431,20 @@ def detect(
 
 def _open(conn: sqlite3.Connection, scope: str, category: str | None, cause: str, decision: Decision, now: datetime,
           resolved: datetime | None, series: _Series, params: DetectorParams) -> int:
-    window_start = _window_since(now, params.long_window, resolved)
+    opened_from = window_start(now, params.long_window, resolved)
     product_id = scope[2:] if scope.startswith("p:") else None
-    counts = series.counts(cause, window_start)
+    counts = series.counts(cause, opened_from)
     cur = conn.execute(
         "INSERT INTO alerts (scope_key, product_id, category, cause, status, opened_at, updated_at, window_start,"
         " count, window_reviews, rate, baseline_rate, p_value, fired_window_hours, terms)"
         " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, 0, ?, ?, ?, ?, ?, '[]')",
-        (scope, product_id, category, cause, to_db(now), to_db(now), to_db(window_start), counts.reviews,
+        (scope, product_id, category, cause, to_db(now), to_db(now), to_db(opened_from), counts.reviews,
          counts.rate, decision.baseline_rate, decision.p_value,
          decision.window.total_seconds() / 3600 if decision.window else None),
     )
     alert_id = int(cur.lastrowid)
     alert = get_alert(conn, alert_id)
-    joined = _join(conn, alert, window_start, now)
+    joined = _join(conn, alert, opened_from, now)
     conn.execute("UPDATE alerts SET count = (SELECT COUNT(*) FROM alert_reviews WHERE alert_id = ?) WHERE id = ?",
                  (alert_id, alert_id))
     previous = conn.execute("SELECT MAX(id) FROM alerts WHERE scope_key = ? AND cause = ? AND status = 'resolved'",

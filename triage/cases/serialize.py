@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from triage import sla
 from triage.cases.contacts import list_contacts
 from triage.cases.store import load_pauses_of, row_clocks
@@ -37,12 +39,16 @@ def cases_to_json(
         marks = ",".join("?" * len(ids))
         # In the index's order (case, then time, then id: the case page's order): no sort, whatever
         # the number of cases.
-        for r in conn.execute(f"SELECT case_id, review_id FROM reviews WHERE case_id IN ({marks})"
-                              " ORDER BY case_id, created_at, id", ids):
-            review_ids[r["case_id"]].append(r["review_id"])
+        for case_id, review_id in conn.execute(
+                f"SELECT case_id, review_id FROM reviews WHERE case_id IN ({marks}) ORDER BY case_id, created_at, id",
+                ids):
+            review_ids[case_id].append(review_id)
     pauses = load_pauses_of(conn, ids)
     out = []
-    for row in rows:
+    keys = rows[0].keys() if rows else []
+    for values in rows:
+        # A dict once per row: sqlite3.Row finds a name by scanning its ~40 columns.
+        row = dict(zip(keys, values, strict=True))
         clocks = row_clocks(row, pauses[row["id"]], policy, now)
         out.append(
             {
@@ -50,7 +56,7 @@ def cases_to_json(
                 "customer_id": row["customer_id"],
                 "priority": row["priority"],
                 "status": row["status"],
-                "causes": json.loads(row["causes"]),
+                "causes": orjson.loads(row["causes"]),
                 "review_ids": review_ids[row["id"]],
                 "assignee": row["assignee"],
                 "first_contact_due": to_wire(clocks.first_contact_due),
@@ -68,7 +74,7 @@ def cases_to_json(
                 "platform": row["platform"],
                 "customer_ltv": row["customer_ltv"],
                 "value_tier": row["value_tier"],
-                "priority_reasons": _loads(row["priority_reasons"], []),
+                "priority_reasons": orjson.loads(row["priority_reasons"]) if row["priority_reasons"] else [],
                 "revised_upward": bool(row["revised_upward"]),
                 "revised_upward_at": wire_from_db(row["revised_upward_at"]),
                 "claimed_at": wire_from_db(row["claimed_at"]),

@@ -17,7 +17,7 @@ from rq.job import Job
 
 from triage.fingerprint import text_fingerprint
 from triage.jobs.enqueue import enqueue_apply, enqueue_failure
-from triage.score_columns import stored_json
+from triage.score_columns import stored_from_prediction
 
 __all__ = ["on_score_failure", "score_batch", "score_items"]
 
@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def score_items(items: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Score [[review_pk, text], ...]; one result dict per item, in order.
+    """Score [[review_pk, text], ...]; one result dict per item, in order: {"pk", "model_version",
+    "sentiment", "negative_prob", "causes", "text_sha1", "stored"} ("stored": the JSON text of the
+    review's causes, cause_probs, terms and complaints columns), or {"pk", "error"}.
 
     A batch the model cannot score as a whole is retried item by item, so one bad text fails
     alone ({"pk", "error"}) instead of taking 99 good ones with it. A model that cannot load
@@ -46,28 +48,25 @@ def score_items(items: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
                 predictions.append(model.predict_many([text])[0])
             except Exception as exc:
                 predictions.append(exc)
-    results = []
+    version = model.version
+    results: list[dict[str, Any]] = []
     for pk, text, prediction in zip(pks, texts, predictions, strict=True):
         if isinstance(prediction, Exception):
             results.append({"pk": pk, "error": f"scoring failed: {type(prediction).__name__}: {prediction}"[:500]})
         else:
-            result = {"pk": pk, "model_version": model.version, **prediction.to_json(),
-                      "text_sha1": text_fingerprint(text)}
-            # Complaint spans come with the newer classifier; an older one has none to pass on.
-            result.setdefault("complaints", [_span(c) for c in getattr(prediction, "complaints", ())])
-            # The JSON columns, serialised here where scoring scales out, not in the single writer.
-            result["stored"] = stored_json(result)
-            results.append(result)
+            # What the database host reads, and no more: the explanations, probabilities and
+            # complaint spans travel once, as the JSON text of their columns (serialised here,
+            # where scoring scales out, not in the single writer), not also as nested objects.
+            results.append({
+                "pk": pk,
+                "model_version": version,
+                "sentiment": prediction.sentiment,
+                "negative_prob": round(prediction.negative_prob, 4),
+                "causes": list(prediction.causes),
+                "text_sha1": text_fingerprint(text),
+                "stored": stored_from_prediction(prediction),
+            })
     return results
-
-
-def _span(complaint: Any) -> dict[str, Any]:
-    if isinstance(complaint, dict):
-        return complaint
-    if hasattr(complaint, "to_json"):
-        return complaint.to_json()
-    start, end, cause, prob = complaint
-    return {"start": int(start), "end": int(end), "cause": cause, "prob": round(float(prob), 4)}
 
 
 def score_batch(items: Sequence[Sequence[Any]]) -> dict[str, Any]:

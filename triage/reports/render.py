@@ -12,7 +12,7 @@ CSV layout (one tidy table, UTF-8 with BOM so Excel shows Chinese; RFC 4180 quot
 
     section   report | summary | previous | change | by_cause | by_category | categories_by_rate |
               top_products | top_products_by_rate | cases | trend | cs_shift | cs_agent | cs_overall |
-              sla_by_priority | breached_cases
+              sla_by_priority | breached_cases | alerts | alerts_by_cause | alerts_items
     key       the item within the section: cause code, category, product_id, ISO week; empty
               for single-row sections (summary, change, cases, report)
     label     a human name for the key: 物流 for logistics, the product name, 未分类 for reviews
@@ -163,6 +163,25 @@ def _csv_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, str, Any]]:
         for item in breached["items"]:
             for metric in ("priority", "status", "assignee", "clock", "due", "opened_at"):
                 rows.append(("breached_cases", item["id"], item["url"], metric, item[metric]))
+    rows.extend(_alert_rows(report.get("alerts")))
+    return rows
+
+
+def _alert_rows(alerts: dict[str, Any] | None) -> list[tuple[str, Any, Any, str, Any]]:
+    """The product alerts (差评预警) section: the week's figures, alerts opened per cause, and the
+    week's alerts themselves (key: alert id; label: the product id, or the category for a category alert)."""
+    if not alerts:  # a report published before alerts existed
+        return []
+    rows: list[tuple[str, Any, Any, str, Any]] = [
+        ("alerts", "", "", metric, alerts[metric])
+        for metric in ("opened", "resolved", "open_at_week_end", "median_hours_to_resolve", "listing_audits")
+    ]
+    for cause, n in alerts["by_cause"].items():
+        rows.append(("alerts_by_cause", cause, CAUSE_LABELS.get(cause, cause), "opened", n))
+    for item in alerts["items"]:
+        label = item["product_id"] if item["product_id"] is not None else item["category"]
+        for metric in ("product_id", "category", "cause", "count", "status"):
+            rows.append(("alerts_items", item["id"], label, metric, item[metric]))
     return rows
 
 

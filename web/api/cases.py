@@ -19,6 +19,7 @@ from triage import cases
 from triage.errors import BadRequest, Forbidden, InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
 from triage.timeutil import from_db, utcnow
 from web.api.blueprint import bp
+from web.api.jsonbody import json_response
 from web.db import get_db, get_policy, get_redis
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ def list_cases():
     conn = get_db()
     now = utcnow()
     page = cases.list_cases(conn, query, now=now)
-    return jsonify({"items": cases.cases_to_json(conn, page.rows, now, get_policy()), "total": page.total,
-                    "next_cursor": page.next_cursor})
+    return json_response({"items": cases.cases_to_json(conn, page.rows, now, get_policy()), "total": page.total,
+                          "next_cursor": page.next_cursor})
 
 
 @bp.get("/cases/<int:case_id>")
