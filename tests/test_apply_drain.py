@@ -3,6 +3,7 @@ the same rows as one job after another, each job recorded as finished, nothing l
 
 from __future__ import annotations
 
+import pytest
 from rq import Queue
 from rq.job import Job
 
@@ -42,6 +43,7 @@ def stored(db, who: str) -> dict:
     }
 
 
+@pytest.mark.slow  # a real rq worker until its queues are empty (~2 s)
 def test_the_first_apply_job_stores_the_queued_ones_too_and_each_ends_finished(job_context, db, redis_conn):
     jobs, pks = scored_jobs(db, redis_conn, 3)
     drain(redis_conn, [enqueue.APPLY_QUEUE])
@@ -84,6 +86,7 @@ def test_a_crash_before_commit_leaves_the_queued_jobs_to_run(job_context, db, re
     assert statuses(db) == {"pending": len(pks) // 2, "scored": len(pks) // 2}  # the lost job's: recovery's
 
 
+@pytest.mark.slow  # a real rq worker until its queues are empty (~2 s)
 def test_a_queued_job_that_cannot_be_applied_does_not_hold_up_the_job_that_took_it(job_context, db, redis_conn):
     jobs, pks = scored_jobs(db, redis_conn, 1)
     Queue(enqueue.APPLY_QUEUE, connection=redis_conn).enqueue(enqueue.APPLY_SCORES, [{"no": "pk"}], job_id="apply-bad")
