@@ -53,6 +53,7 @@ def test_the_first_apply_job_stores_the_queued_ones_too_and_each_ends_finished(j
     assert Queue(enqueue.APPLY_QUEUE, connection=redis_conn).count == 0
 
 
+@pytest.mark.slow  # a real rq worker until its queues are empty
 def test_jobs_applied_together_leave_the_rows_one_job_after_another_leaves(job_context, db, redis_conn):
     for job in scored_jobs(db, redis_conn, 3, who="a")[0]:  # one after another, each alone in the queue
         Queue(enqueue.APPLY_QUEUE, connection=redis_conn).remove(job)
@@ -67,6 +68,7 @@ def test_jobs_applied_together_leave_the_rows_one_job_after_another_leaves(job_c
     assert stored(db, "a") == stored(db, "b")
 
 
+@pytest.mark.slow  # a real rq worker until its queues are empty
 def test_a_crash_before_commit_leaves_the_queued_jobs_to_run(job_context, db, redis_conn, monkeypatch):
     jobs, pks = scored_jobs(db, redis_conn, 2)
 
@@ -96,6 +98,7 @@ def test_a_queued_job_that_cannot_be_applied_does_not_hold_up_the_job_that_took_
     assert Job.fetch("apply-bad", connection=redis_conn).get_status() == "failed"
 
 
+@pytest.mark.slow  # a real rq worker until its queues are empty
 def test_only_apply_jobs_are_taken_along(job_context, db, redis_conn):
     _, pks = scored_jobs(db, redis_conn, 1)
     extra = add_reviews(db, [review("f1", COMPLAINTS[0])])
