@@ -233,3 +233,23 @@ def test_the_decision_reports_every_windows_tail():
     decision = evaluate(scan((7, 20), (8, 35), (10, 100), (26, 700)), BUSY, CATEGORY_RATE)
     assert set(decision.tails) == set(DEFAULT_PARAMS.windows)
     assert decision.p_value == min(decision.tails.values())
+
+
+def _tail_term_by_term(k: int, n: int, a: float, b: float) -> float:
+    from math import exp, lgamma
+
+    def log_beta(x: float, y: float) -> float:
+        return lgamma(x) + lgamma(y) - lgamma(x + y)
+
+    return sum(exp(lgamma(n + 1) - lgamma(j + 1) - lgamma(n - j + 1) + log_beta(j + a, n - j + b) - log_beta(a, b))
+               for j in range(k, n + 1))
+
+
+@pytest.mark.parametrize(("k", "n", "a", "b"), [(76, 911, 11.3, 801.3), (45, 600, 2.25, 575.1), (30, 40, 0.9, 29.1),
+                                                 (79, 2841, 17.5, 2889.7)])
+def test_a_tail_far_beyond_any_alert_level_is_still_exact(k, n, a, b):
+    # Below 1e-9 the lower-sum difference loses its digits (and scipy's sf loses them too, to
+    # ~1e-13), so these tails are summed from their own terms: each term here is independent.
+    expected = _tail_term_by_term(k, n, a, b)
+    assert expected < 1e-9
+    assert upper_tail(k, n, Beta(a, b)) == pytest.approx(expected, rel=1e-9)

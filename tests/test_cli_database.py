@@ -34,6 +34,7 @@ def test_an_admin_command_in_a_folder_without_a_database_refuses_naming_the_path
     assert not (elsewhere / "var").exists()  # no database, no generated secrets
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_agent_add_reads_no_password_before_refusing(elsewhere):
     run = subprocess.run([sys.executable, "-m", "triage", "agent", "add", "li.na", "--role", "agent"],
                          input="pw\n", capture_output=True, text=True, cwd=elsewhere)

@@ -40,6 +40,7 @@ def test_healthy_reports_pending_work_and_live_workers(client, workers, db, redi
     assert body["pending"]["count"] == 1 and 29 <= body["pending"]["oldest_age_seconds"] < 60
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_no_live_scoring_worker_is_503(client, redis_conn, db):
     dead = subprocess.Popen(["true"])
     dead.wait()

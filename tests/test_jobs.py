@@ -107,6 +107,7 @@ def test_an_unknown_name_is_still_an_attribute_error():
         triage.jobs.no_such_job  # noqa: B018
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_an_apply_job_queued_under_its_old_path_still_runs(job_context, db, redis_conn):
     pks = add_reviews(db, [review(1, COMPLAINTS[0]), review(2, PRAISE[0])])
     results = scoring.score_items([[pks[0], COMPLAINTS[0]], [pks[1], PRAISE[0]]])
@@ -159,6 +160,7 @@ def test_a_score_job_run_twice_enqueues_one_apply(redis_conn):
     assert Queue(enqueue.APPLY_QUEUE, connection=redis_conn).count == 1
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_scoring_that_fails_for_good_marks_the_reviews_failed_after_the_retries(job_context, db, redis_conn,
                                                                               monkeypatch):
     import classifier
@@ -181,6 +183,7 @@ def test_scoring_that_fails_for_good_marks_the_reviews_failed_after_the_retries(
     assert len(errors) == 1 and "model files missing" in errors.pop()
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_one_unscorable_text_fails_alone(job_context, db, redis_conn, classifier, monkeypatch):
     real = classifier.predict_many
 

@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import subprocess
 
+import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
@@ -138,6 +139,7 @@ def test_a_living_or_just_acquired_schedulers_lock_is_kept(redis_conn):
     assert liveness.release_stale_scheduler_locks(redis_conn, ["score", "apply"]) == []
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_a_restarted_worker_takes_over_a_dead_schedulers_lock_at_once(db, redis_conn):
     from service.worker import _worker_class
 

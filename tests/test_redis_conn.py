@@ -14,6 +14,7 @@ import pytest
 from triage.redis_conn import EmbeddedRedis
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_stop_ends_the_server_even_with_clients_connected(tmp_path):
     server = EmbeddedRedis(tmp_path / "var")
     process = psutil.Process(server.pid)
@@ -26,6 +27,7 @@ def test_stop_ends_the_server_even_with_clients_connected(tmp_path):
     server.stop()  # idempotent
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_a_restart_over_the_same_var_dir_keeps_the_data(tmp_path):
     first = EmbeddedRedis(tmp_path / "var")
     first.client().set("k", "v")
@@ -37,6 +39,7 @@ def test_a_restart_over_the_same_var_dir_keeps_the_data(tmp_path):
         second.stop()
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_a_killed_server_restarts_on_the_same_url_with_its_data(tmp_path):
     server = EmbeddedRedis(tmp_path / "var")
     try:
@@ -53,6 +56,7 @@ def test_a_killed_server_restarts_on_the_same_url_with_its_data(tmp_path):
         server.stop()
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_its_folder_and_files_are_private(tmp_path):
     (tmp_path / "var").mkdir(mode=0o755)
     server = EmbeddedRedis(tmp_path / "var")
@@ -90,6 +94,7 @@ def test_a_new_server_waits_for_a_predecessor_still_shutting_down_on_the_same_so
         old.process.wait()
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_a_server_whose_socket_vanished_is_not_healthy_and_restarts_reachable(tmp_path):
     server = EmbeddedRedis(tmp_path / "var")
     try:

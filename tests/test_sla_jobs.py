@@ -48,6 +48,7 @@ def count(db, table: str) -> int:
     return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_applying_a_complaint_schedules_a_check_for_the_at_risk_moment(job_context, db, redis_conn):
     add_reviews(db, [review("x", COMPLAINTS[0], rating=1)], now=utcnow())
     pipeline.enqueue_pending(db, redis_conn)
@@ -106,6 +107,7 @@ def test_the_sweep_fires_a_timer_lost_with_redis_and_rearms_the_next(settings, d
     assert f"sla-{case_id}-{math.ceil(breach.timestamp())}" in scheduled(redis_conn)
 
 
+@pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
 def test_the_check_job_updates_the_case_and_escalates(job_context, db, redis_conn, monkeypatch):
     long_ago = utcnow() - dt.timedelta(days=3)  # a P1 this old is breached whatever the hour
     case_id = open_case(db, "P1", now=long_ago)

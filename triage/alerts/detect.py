@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from math import exp, lgamma
+from math import exp, lgamma, log
 
 HOUR = timedelta(hours=1)
 
@@ -217,7 +217,8 @@ def upper_tail(k: int, n: int, prior: Beta) -> float:
 
     Summed as 1 - P(K < k) over the k lower terms by the pmf's ratio recurrence: k is a handful of
     complaints, so this is ~100x faster than scipy's generic `sf` (which the tests check it against).
-    Where that difference loses precision (tails below 1e-9, far beyond any alert level) scipy answers.
+    Where that difference loses precision (tails below 1e-9, far beyond any alert level) the upper
+    terms are summed directly instead, from P(K = k) on, until they stop adding anything.
     """
     if k <= 0:
         return 1.0
@@ -227,15 +228,29 @@ def upper_tail(k: int, n: int, prior: Beta) -> float:
     pmf = exp(_log_pmf0(n, a, b))
     cdf = pmf
     for j in range(k - 1):
-        pmf *= (n - j) * (j + a) / ((j + 1) * (n - j - 1 + b))
+        pmf *= _ratio(j, n, a, b)
         cdf += pmf
     tail = 1.0 - cdf
     if tail < 1e-9:
-        # scipy.stats costs ~0.5 s to import: only a process that really judges a window pays it.
-        from scipy.stats import betabinom
-
-        return float(betabinom.sf(k - 1, n, a, b))
+        return _upper_sum(k, n, a, b)
     return tail
+
+
+def _ratio(j: int, n: int, a: float, b: float) -> float:
+    """P(K = j + 1) / P(K = j) for K ~ BetaBinomial(n, a, b)."""
+    return (n - j) * (j + a) / ((j + 1) * (n - j - 1 + b))
+
+
+def _upper_sum(k: int, n: int, a: float, b: float) -> float:
+    """P(K >= k) as the sum of its own terms; log space up to P(K = k), where P(K = 0) may underflow."""
+    log_pmf = _log_pmf0(n, a, b) + sum(log(_ratio(j, n, a, b)) for j in range(k))
+    term, total = 1.0, 1.0
+    for j in range(k, n):
+        term *= _ratio(j, n, a, b)
+        total += term
+        if term < total * 1e-17:
+            break
+    return exp(log_pmf) * total
 
 
 def evaluate(
