@@ -81,6 +81,25 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
         stack.extend(ast.iter_child_nodes(node))
 
 
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _runtime_statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Like `_runtime_nodes`, statements only: an import is a statement, and no expression holds
+    one, so the blocks of statements (and handlers, match cases) are all there is to walk."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        for block in _BLOCKS:
+            children = getattr(node, block, None)
+            if isinstance(children, list):
+                stack.extend(children)
+
+
 @functools.cache
 def _parse(path: Path) -> ast.Module:
     """Each module is parsed once per process: several tests walk the same trees (read-only)."""
@@ -90,7 +109,7 @@ def _parse(path: Path) -> ast.Module:
 def imports_of(name: str, path: Path) -> list[Import]:
     is_package = path.name == "__init__.py"
     found = []
-    for node in _runtime_nodes(_parse(path)):
+    for node in _runtime_statements(_parse(path)):
         if isinstance(node, ast.Import):
             found.extend(Import(name, alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
