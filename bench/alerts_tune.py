@@ -291,6 +291,10 @@ def grid(size: str = "full") -> list[Setting]:
     days = (1e-4, 2e-4, 4e-4, 8e-4)
     weeks = (3e-6, 1e-5, 3e-5)
     mins = ((4, 4, 3, 3), (4, 4, 4, 3), (3, 4, 3, 3))
+    if size == "fine":  # around the full grid's frontier at ~0.8 false alerts (its edges extended)
+        return [Setting((s4, s8, d, w), m) for s4, s8, d, w, m in itertools.product(
+            (5e-5, 1e-4, 2e-4), (1e-4, 2e-4, 4e-4), (2e-4, 3e-4, 4e-4), (3e-7, 1e-6, 3e-6),
+            ((4, 4, 4, 3), (4, 4, 4, 4), (4, 5, 4, 3)))]
     if size == "coarse":
         shorts, days, mins = (2e-5, 5e-5, 1e-4, 2e-4), (1e-4, 2e-4, 4e-4), ((4, 4, 3, 3), (4, 4, 4, 3))
         return [Setting((s, s, d, w), m) for s, d, w, m in itertools.product(shorts, days, weeks, mins)]
@@ -305,10 +309,11 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def held_out(seeds: list[int], candidates: list[tuple[str, DetectorParams]], products: int, days: int) -> None:
+def held_out(seeds: list[int], candidates: list[tuple[str, DetectorParams]], products: int, days: int,
+             out: str | None = None) -> None:
     """Run each candidate through `alerts_sim.measure` (the service's `evaluate`, no replay) on every
-    seed, once; per-seed rows and pooled figures with the detection's Wilson 95 % interval."""
-    pooled: dict[str, list[sim.Figures]] = {name: [] for name, _ in candidates}
+    seed, once; per-seed rows, then pooled figures (`pool`). `out` keeps the per-seed figures."""
+    rows: list[dict[str, object]] = []
     names = [name for name, _ in candidates]
     print("| seed | " + " | ".join(f"{n}: detected <= 24 h | {n}: false /100/wk | {n}: median delay h"
                                    for n in names) + " |")
@@ -318,23 +323,32 @@ def held_out(seeds: list[int], candidates: list[tuple[str, DetectorParams]], pro
         cells = []
         for name, params in candidates:
             f = sim.measure(world, sim.shipped_judge(params), seed)
-            pooled[name].append(f)
+            rows.append({"seed": seed, "name": name, "judged": f.spikes - f.covered, "detected": f.detected_24h,
+                         "false_alerts": f.false_alerts, "product_weeks": f.product_weeks,
+                         "delay_hours": f.delay_hours, "delay_reviews": f.delay_reviews,
+                         "delay_complaints": f.delay_complaints, "by_tier": f.by_tier})
             cells.append(f"{f.detected_24h}/{f.spikes - f.covered} ({f.detection_rate:.1%}) |"
                          f" {f.false_per_100_weeks:.2f} | {f.row()['median_delay_hours']}")
         print(f"| {seed} | " + " | ".join(cells) + " |", flush=True)
-    for name, figures in pooled.items():
-        judged = sum(f.spikes - f.covered for f in figures)
-        hit = sum(f.detected_24h for f in figures)
-        false = sum(f.false_alerts for f in figures)
-        weeks = sum(f.product_weeks for f in figures)
+    if out:
+        Path(out).write_text(json.dumps(rows))
+    pool(rows)
+
+
+def pool(rows: list[dict]) -> None:
+    for name in dict.fromkeys(r["name"] for r in rows):
+        mine = [r for r in rows if r["name"] == name]
+        judged = sum(r["judged"] for r in mine)
+        hit = sum(r["detected"] for r in mine)
+        false = sum(r["false_alerts"] for r in mine)
+        weeks = sum(r["product_weeks"] for r in mine)
         lo, hi = wilson(hit, judged)
-        delays_h = [d for f in figures for d in f.delay_hours]
-        delays_r = [d for f in figures for d in f.delay_reviews]
-        delays_c = [d for f in figures for d in f.delay_complaints]
-        print(f"pooled {name}: detected {hit}/{judged} ({hit / judged:.2%}, Wilson 95% [{lo:.2%}, {hi:.2%}]),"
-              f" false {false} in {weeks:,.0f} product-weeks ({100 * false / weeks:.3f} /100/wk),"
-              f" median delay {statistics.median(delays_h):.2f} h / {statistics.median(delays_r)} reviews /"
-              f" {statistics.median(delays_c)} spike complaints", flush=True)
+        delays = [statistics.median([d for r in mine for d in r[k]])
+                  for k in ("delay_hours", "delay_reviews", "delay_complaints")]
+        print(f"pooled {name} ({len(mine)} seeds): detected {hit}/{judged} ({hit / judged:.2%}, Wilson 95%"
+              f" [{lo:.2%}, {hi:.2%}]), false {false} in {weeks:,.0f} product-weeks"
+              f" ({100 * false / weeks:.3f} /100/wk), median delay {delays[0]:.2f} h / {delays[1]} reviews /"
+              f" {delays[2]} spike complaints", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,14 +360,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default="0.4",
                         help="';'-separated: a CV floor ('0.4'), per-window floors ('0.4/0.4/0.4/0.2'),"
                              " optionally ',trim=N'")
-    parser.add_argument("--grid", choices=("full", "coarse"), default="full")
+    parser.add_argument("--grid", choices=("full", "fine", "coarse"), default="full")
     parser.add_argument("--check", type=int, help="compare the replay with alerts_sim.measure on this seed")
     parser.add_argument("--held-out", action="store_true",
                         help="run the shipped parameters and --levels/--min-counts/--rate-cv on --seeds, once")
     parser.add_argument("--levels", help="e.g. 5e-5,5e-5,2e-4,1e-5 (with --held-out)")
     parser.add_argument("--min-counts", help="e.g. 4,4,3,3 (with --held-out)")
     parser.add_argument("--rate-cv", type=float, default=DEFAULT_PARAMS.rate_cv)
-    parser.add_argument("--out", help="write every candidate's pooled figures here (JSON)")
+    parser.add_argument("--pool", help="','-separated --held-out --out files: print their pooled figures")
+    parser.add_argument("--out", help="write every candidate's pooled (or with --held-out, per-seed) figures here (JSON)")
     args = parser.parse_args(argv)
 
     if args.check is not None:
@@ -369,7 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         candidate = dataclasses.replace(
             DEFAULT_PARAMS, levels=tuple(float(x) for x in args.levels.split(",")),
             min_counts=tuple(int(x) for x in args.min_counts.split(",")), rate_cv=args.rate_cv)
-        held_out(parse_seeds(args.seeds), [("shipped", DEFAULT_PARAMS), ("new", candidate)], args.products, args.days)
+        held_out(parse_seeds(args.seeds), [("shipped", DEFAULT_PARAMS), ("new", candidate)], args.products,
+                 args.days, args.out)
+        return 0
+    if args.pool:
+        pool([row for path in args.pool.split(",") for row in json.loads(Path(path).read_text())])
         return 0
 
     families = []
