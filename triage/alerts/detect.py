@@ -70,13 +70,13 @@ class DetectorParams:
     # The tail each window is held to, calibrated on the simulation (docs/benchmarks.md) for about
     # 0.8 false alerts per 100 products per week rather than split by Bonferroni: the windows
     # overlap, so their tails are strongly dependent and a split would waste most of the level.
-    levels: tuple[float, ...] = (5e-5, 5e-5, 2e-4, 1e-5)
+    levels: tuple[float, ...] = (2e-5, 1e-4, 2e-4, 1e-5)
     # Complaints a window needs before it may alert at all: one or two reviews never alert, and a
     # short window wants four, since three in a few hours is a common coincidence on a busy shop.
-    min_counts: tuple[int, ...] = (4, 4, 3, 3)
+    min_counts: tuple[int, ...] = (4, 4, 4, 3)
     baseline: timedelta = timedelta(days=28)
     prior_strength: float = 100.0  # pseudo-reviews of the category's rate behind every product's baseline
-    rate_cv: float = 0.4  # the baseline rate is never known better than this coefficient of variation
+    rate_cv: float = 0.3  # the baseline rate is never known better than this coefficient of variation
     category_prior_strength: float = 500.0  # pseudo-reviews of the overall rate behind a category's rate
 
     def __post_init__(self) -> None:
