@@ -17,7 +17,8 @@ from triage.db import transaction
 from triage.timeutil import to_db, utcnow
 
 PASSWORD = "correct horse battery"
-TEXTS = ("衣服有色差，和图片不一样", "颜色色差很大，<script>alert(1)</script>", "实物色差严重")
+# Four complaints within hours: the fewest a day's window alerts on.
+TEXTS = ("衣服有色差，和图片不一样", "颜色色差很大，<script>alert(1)</script>", "实物色差严重", "色差明显，退货")
 
 
 def burst(db, product: str, cause: str, texts=TEXTS) -> None:
@@ -38,7 +39,7 @@ def burst(db, product: str, cause: str, texts=TEXTS) -> None:
 @pytest.fixture()
 def alert_ids(db, settings) -> dict[str, int]:
     burst(db, "SKU-RED", "description_mismatch")
-    burst(db, "SKU-BAG", "defect", texts=("拉链坏了", "拉链坏了，质量差", "拉链一拉就坏了"))
+    burst(db, "SKU-BAG", "defect", texts=("拉链坏了", "拉链坏了，质量差", "拉链一拉就坏了", "拉链质量太差"))
     opened = run_detection(db, utcnow(), settings).opened
     rows = {r["product_id"]: r["id"] for r in db.execute("SELECT id, product_id FROM alerts")}
     assert len(opened) == 2
@@ -81,7 +82,7 @@ def test_the_detail_page_shows_chart_reviews_terms_and_timeline(client, db, aler
     sign_in(client, db, "supervisor")
     html = client.get(f"/alerts/{alert_ids['SKU-RED']}").get_data(as_text=True)
     assert '<svg class="daily-chart"' in html
-    assert len(re.findall(r'data-review-id="tmall/SKU-RED-\d"', html)) == 3
+    assert len(re.findall(r'data-review-id="tmall/SKU-RED-\d"', html)) == len(TEXTS)
     assert "<mark>色差</mark>" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "预警开启" in html

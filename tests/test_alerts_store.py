@@ -245,7 +245,8 @@ def test_one_bad_product_raises_a_product_alert_and_not_a_category_alert_too(con
 
 def test_the_alert_names_the_terms_its_reviews_share(conn):
     history(conn)
-    for i, text in enumerate(("衣服有色差，和图片不一样", "颜色色差很大", "实物色差严重，退了")):
+    # Four in a few hours: a day's window, like the short ones, alerts from four complaints on.
+    for i, text in enumerate(("衣服有色差，和图片不一样", "颜色色差很大", "实物色差严重，退了", "色差太明显")):
         add(conn, NOW - timedelta(hours=2) + timedelta(minutes=10 * i), causes=("description_mismatch",), text=text)
     [alert_id] = detect(conn, NOW).opened
     alert = alert_json(conn, get_alert(conn, alert_id))

@@ -27,9 +27,11 @@ def alerts(live_app) -> dict[str, int]:
     from triage.db import open_db, transaction
     from triage.timeutil import to_db, utcnow
 
+    # Four complaints within hours each: the fewest a day's window alerts on.
     bursts = {
-        "SKU-裙-红": ("description_mismatch", ("裙子有色差，和图片不一样", "颜色色差很大，尺码偏小", "实物色差严重，尺码偏小")),
-        "SKU-水杯": ("defect", ("杯盖漏液，质量差", "用了两天就漏液", "漏液严重，包都湿了")),
+        "SKU-裙-红": ("description_mismatch", ("裙子有色差，和图片不一样", "颜色色差很大，尺码偏小", "实物色差严重，尺码偏小",
+                                             "色差明显，和详情页不符")),
+        "SKU-水杯": ("defect", ("杯盖漏液，质量差", "用了两天就漏液", "漏液严重，包都湿了", "漏液，退货")),
     }
     conn = open_db(live_app.db_path)
     try:
