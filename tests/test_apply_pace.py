@@ -1,14 +1,18 @@
-"""The db worker stores what it drained in transactions sized by time: each holds the write lock
-(that webhook requests wait for) about its budget, judged by the hold times measured before it,
-and together they leave the rows one transaction leaves."""
+"""While requests are about, the db worker stores what it drained in transactions sized by time:
+each holds the write lock (that webhook requests wait for) about its budget, judged by the hold
+times measured before it, and together they leave the rows one transaction leaves. With no request
+about, it keeps the biggest transactions (the cheapest per review)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.pipeline_support import COMPLAINTS, PRAISE, add_reviews, review, statuses
 from triage.jobs import database, scoring
 from triage.jobs.database import Pace
+from triage.write_priority import WritePriority
 
 TEXTS = COMPLAINTS + PRAISE
 
@@ -72,13 +76,51 @@ def stored(db, who: str) -> dict[str, list[tuple]]:
     }
 
 
+def database_file(db) -> Path:
+    return Path(db.execute("PRAGMA database_list").fetchone()["file"])
+
+
+@pytest.fixture
+def requests_about(db, monkeypatch):
+    """A request (of another process: its own open writers file) waited for the write lock just
+    now, and that counts as recent for as long as the test runs."""
+    monkeypatch.setattr(database, "REQUESTS_RECENT_SECONDS", 3600.0)
+    web = WritePriority(database_file(db))
+    web.request_waiting()
+    try:
+        assert db.write_priority.requests_seen(0.0)
+    finally:
+        web.request_done()
+
+
+def test_the_db_worker_sees_a_request_waiting_in_another_process(db):
+    web = WritePriority(database_file(db))
+    assert not db.write_priority.requests_seen(60.0)
+    web.request_waiting()
+    try:
+        assert db.write_priority.requests_seen(0.0)
+    finally:
+        web.request_done()
+    assert db.write_priority.requests_seen(60.0) and not db.write_priority.requests_seen(-1.0)
+
+
 def slow_pace(least: int) -> Pace:
     pace = Pace(hold=0.04, least=least, most=200)
     pace.per_result = 1.0  # a second a result: every transaction takes the fewest
     return pace
 
 
-def test_paced_transactions_leave_the_rows_one_transaction_leaves(job_context, db, monkeypatch):
+def test_with_no_request_about_the_drained_batch_is_stored_in_one_transaction(job_context, db, monkeypatch):
+    results = scored(db, "a")
+    transactions = []
+    apply_one = database._apply
+    monkeypatch.setattr(database, "_apply", lambda part: transactions.append(len(part)) or apply_one(part))
+    monkeypatch.setattr(database, "PACE", slow_pace(3))
+    assert database.apply_scores(results)["scored"] == len(results)
+    assert transactions == [len(results)]
+
+
+def test_paced_transactions_leave_the_rows_one_transaction_leaves(job_context, db, requests_about, monkeypatch):
     whole, paced = scored(db, "a"), scored(db, "b")
     monkeypatch.setattr(database, "PACE", Pace(hold=0))
     database.apply_scores(whole)
@@ -92,7 +134,7 @@ def test_paced_transactions_leave_the_rows_one_transaction_leaves(job_context, d
     assert stored(db, "a") == stored(db, "b")
 
 
-def test_each_transaction_measures_its_hold_for_the_next(job_context, db, monkeypatch):
+def test_each_transaction_measures_its_hold_for_the_next(job_context, db, requests_about, monkeypatch):
     pace = Pace(hold=0.04, least=5, most=200)
     monkeypatch.setattr(database, "PACE", pace)
     database.apply_scores(scored(db, "a"))
@@ -101,7 +143,7 @@ def test_each_transaction_measures_its_hold_for_the_next(job_context, db, monkey
 
 
 def test_a_crash_between_transactions_keeps_what_committed_and_a_rerun_stores_the_rest(job_context, db,
-                                                                                         monkeypatch):
+                                                                                         requests_about, monkeypatch):
     results = scored(db, "a")
     monkeypatch.setattr(database, "PACE", slow_pace(4))
     apply_one = database._apply

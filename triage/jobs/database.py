@@ -61,8 +61,12 @@ DRAIN_LOOKAHEAD = 16
 # before it measured (`triage.db.Connection.last_hold_seconds`). Between two of them the next
 # waits for requests first (`triage.write_priority`). More transactions cost more COMMITs (~30 µs
 # per review at 200 results, ~50 at 100: docs/benchmarks.md), hence not smaller still.
+# Only while requests are about (one waited for or held the write lock in the last
+# REQUESTS_RECENT_SECONDS): with none, nobody waits, and a backlog is drained in transactions of
+# DRAIN_MAX_RESULTS, the cheapest per review.
 APPLY_HOLD_SECONDS = 0.04
 APPLY_MIN_RESULTS = 25
+REQUESTS_RECENT_SECONDS = 1.0
 
 
 def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -143,15 +147,18 @@ def set_apply_hold(seconds: float) -> None:
 
 
 def _apply_paced(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, datetime]:
-    """`_apply` in consecutive transactions of `PACE.size()` results each, in order: the same rows
-    as one transaction gives (as the jobs one after another would leave them), with the write lock
-    let go for waiting requests in between. A crash between two leaves the rest for the job's
+    """`_apply` in consecutive transactions of `PACE.size()` results each while requests are about
+    (`DRAIN_MAX_RESULTS` while none are), in order: the same rows as one transaction gives (as the
+    jobs one after another would leave them), with the write lock let go for waiting requests in
+    between. A crash between two leaves the rest for the job's
     next run (applying is idempotent); the outcomes are summed."""
     total = ApplyOutcome()
     now = utcnow()
     start = 0
+    priority = getattr(context.db(), "write_priority", None)
     while start < len(results) or start == 0:
-        part = results[start:start + PACE.size()]
+        paced = priority is None or priority.requests_seen(REQUESTS_RECENT_SECONDS)
+        part = results[start:start + (PACE.size() if paced else PACE.most)]
         outcome, now = _apply(part)
         PACE.observe(len(part), getattr(context.db(), "last_hold_seconds", 0.0))
         _add(total, outcome)
