@@ -54,16 +54,15 @@ DRAIN_MAX_RESULTS = 200
 # How many queued jobs are looked at for it (the head of the apply queue).
 DRAIN_LOOKAHEAD = 16
 
-# What is drained is stored in transactions sized by time, not only by count: a webhook that asks
-# for the write lock while an apply transaction holds it waits for the rest of that transaction,
-# and a transaction's time per result varies (the machine's load, how many reviews open cases), so
-# each holds the lock for about APPLY_HOLD_SECONDS, sized from the hold times the transactions
-# before it measured (`triage.db.Connection.last_hold_seconds`). Between two of them the next
-# waits for requests first (`triage.write_priority`). More transactions cost more COMMITs (~30 µs
-# per review at 200 results, ~50 at 100: docs/benchmarks.md), hence not smaller still.
-# Only while requests are about (one waited for or held the write lock in the last
-# REQUESTS_RECENT_SECONDS): with none, nobody waits, and a backlog is drained in transactions of
-# DRAIN_MAX_RESULTS, the cheapest per review.
+# What is drained is stored in transactions sized by time, not only by count, while requests are
+# about (one waited for or held the write lock in the last REQUESTS_RECENT_SECONDS): a webhook
+# that asks for the lock while an apply transaction holds it waits for the rest of that
+# transaction, and the time per result varies (the machine's load, how many reviews open cases),
+# so each holds the lock for about APPLY_HOLD_SECONDS, sized from the hold times measured before it
+# (`triage.db.Connection.last_hold_seconds`); between two, requests go first (`triage.write_priority`).
+# A transaction has a fixed cost (~4 ms: COMMIT's page writes, the batch's reads; 414 µs of CPU per
+# review at 200 results, 464 at 100, 554 at 25: docs/benchmarks.md), hence a floor of
+# APPLY_MIN_RESULTS, and with no request about the whole drain in one transaction.
 APPLY_HOLD_SECONDS = 0.04
 APPLY_MIN_RESULTS = 25
 REQUESTS_RECENT_SECONDS = 1.0
@@ -150,8 +149,8 @@ def _apply_paced(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, da
     """`_apply` in consecutive transactions of `PACE.size()` results each while requests are about
     (`DRAIN_MAX_RESULTS` while none are), in order: the same rows as one transaction gives (as the
     jobs one after another would leave them), with the write lock let go for waiting requests in
-    between. A crash between two leaves the rest for the job's
-    next run (applying is idempotent); the outcomes are summed."""
+    between. A crash between two leaves the rest for the job's next run (applying is idempotent);
+    the outcomes are summed."""
     total = ApplyOutcome()
     now = utcnow()
     start = 0
