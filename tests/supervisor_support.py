@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.web_support import csrf_token
+from tests import web_support
 from triage.agents import add_agent
 from triage.tokens import create_token
 
@@ -28,7 +28,4 @@ def token_for(conn: sqlite3.Connection, who: str | None) -> str:
 
 
 def sign_in(client, who: str) -> None:
-    username, password, _, _ = PEOPLE[who]
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf_token(client)})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    web_support.sign_in(client, PEOPLE[who][0])

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests import web_support
 from tests.web_support import csrf_token
 from triage.agents import add_agent
 from triage.alerts.jobs import run_detection
@@ -46,9 +47,7 @@ def alert_ids(db, settings) -> dict[str, int]:
 
 def sign_in(client, db, role: str) -> None:
     add_agent(db, f"u-{role}", PASSWORD, role)
-    response = client.post("/login", data={"username": f"u-{role}", "password": PASSWORD,
-                                           "csrf_token": csrf_token(client, "/login")})
-    assert response.status_code == 302
+    web_support.sign_in(client, f"u-{role}")
 
 
 def test_the_alerts_page_needs_a_login(client):

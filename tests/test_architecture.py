@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +69,9 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
-    """Every node except the bodies of `if TYPE_CHECKING:` (their `else:` does run)."""
+def _runtime(tree: ast.AST, children: Callable[[ast.AST], Iterable[ast.AST]]) -> Iterator[ast.AST]:
+    """`tree` and what `children` leads to, except the bodies of `if TYPE_CHECKING:` (their `else:`
+    does run)."""
     stack = [tree]
     while stack:
         node = stack.pop()
@@ -78,7 +79,28 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
         if isinstance(node, ast.If) and _is_type_checking(node):
             stack.extend(node.orelse)
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(children(node))
+
+
+def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node that runs."""
+    return _runtime(tree, ast.iter_child_nodes)
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _blocks(node: ast.AST) -> Iterator[ast.AST]:
+    for block in _BLOCKS:
+        children = getattr(node, block, None)
+        if isinstance(children, list):
+            yield from children
+
+
+def _runtime_statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement that runs: an import is a statement, and no expression holds one, so the
+    blocks of statements (and handlers, match cases) are all there is to walk."""
+    return _runtime(tree, _blocks)
 
 
 @functools.cache
@@ -90,7 +112,7 @@ def _parse(path: Path) -> ast.Module:
 def imports_of(name: str, path: Path) -> list[Import]:
     is_package = path.name == "__init__.py"
     found = []
-    for node in _runtime_nodes(_parse(path)):
+    for node in _runtime_statements(_parse(path)):
         if isinstance(node, ast.Import):
             found.extend(Import(name, alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -22,9 +22,12 @@ from hypothesis import strategies as st
 from triage import sla
 from triage.cases import Clocks, compute_clocks
 
-PROPERTY = settings(max_examples=40, deadline=None, database=None,
+# The fast tier's search is short (~25 ms an example); each property has a slow-tier twin that
+# searches far longer, so `make test` as a whole still looks hard.
+PROPERTY = settings(max_examples=12, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DEEP = settings(PROPERTY, max_examples=1500)  # the slow tier's longer search
+DEEP_OTHERS = settings(PROPERTY, max_examples=300)
 
 ZONES = ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC",
          "America/Santiago")
@@ -160,9 +163,7 @@ def test_derived_clocks_equal_the_definition_at_any_instant_deep_search(case, da
     check_any_instant(case, data)
 
 
-@PROPERTY
-@given(case=cases())
-def test_a_clock_finished_at_its_due_instant_met_it(case):
+def check_finished_at_due(case):
     dues = [due for due in marks_of(case)[:1] if due is not None]
     for due in dues:
         finished = {**case, "first_contacted_at": due}
@@ -171,8 +172,19 @@ def test_a_clock_finished_at_its_due_instant_met_it(case):
 
 
 @PROPERTY
-@given(policy=policies(), first=st.dates(date(2026, 1, 1), date(2026, 12, 31)), span=st.integers(1, 60))
-def test_remembered_days_are_the_days_computed_afresh(policy, first, span):
+@given(case=cases())
+def test_a_clock_finished_at_its_due_instant_met_it(case):
+    check_finished_at_due(case)
+
+
+@pytest.mark.slow
+@DEEP_OTHERS
+@given(case=cases())
+def test_a_clock_finished_at_its_due_instant_met_it_deep_search(case):
+    check_finished_at_due(case)
+
+
+def check_remembered_days(policy, first, span):
     calendar = policy.calendar
     zone = ZoneInfo(calendar.timezone)
     since = datetime.combine(first, time(0), zone)
@@ -182,6 +194,22 @@ def test_remembered_days_are_the_days_computed_afresh(policy, first, span):
         day = first + timedelta(days=offset)
         if day in days:
             assert days[day] == tuple(sla._day_intervals(calendar, day, zone))
+
+
+DAYS = {"policy": policies(), "first": st.dates(date(2026, 1, 1), date(2026, 12, 31)), "span": st.integers(1, 60)}
+
+
+@PROPERTY
+@given(**DAYS)
+def test_remembered_days_are_the_days_computed_afresh(policy, first, span):
+    check_remembered_days(policy, first, span)
+
+
+@pytest.mark.slow
+@DEEP_OTHERS
+@given(**DAYS)
+def test_remembered_days_are_the_days_computed_afresh_deep_search(policy, first, span):
+    check_remembered_days(policy, first, span)
 
 
 def test_naive_now_is_refused_as_before():
@@ -202,9 +230,23 @@ def test_a_threshold_that_rounds_to_zero_is_at_risk_even_before_the_start():
     assert compute_clocks(**case, now=now).first_contact == "at_risk"
 
 
+AMOUNTS = st.lists(st.timedeltas(timedelta(0), timedelta(days=3)), min_size=1, max_size=4)
+
+
 @PROPERTY
-@given(case=cases(), amounts=st.lists(st.timedeltas(timedelta(0), timedelta(days=3)), min_size=1, max_size=4))
+@given(case=cases(), amounts=AMOUNTS)
 def test_due_instants_are_due_at_of_each_amount(case, amounts):
+    check_due_instants(case, amounts)
+
+
+@pytest.mark.slow
+@DEEP_OTHERS
+@given(case=cases(), amounts=AMOUNTS)
+def test_due_instants_are_due_at_of_each_amount_deep_search(case, amounts):
+    check_due_instants(case, amounts)
+
+
+def check_due_instants(case, amounts):
     calendar = case["policy"].calendar
     amounts = sorted(amounts)
     assert sla.due_instants(case["started_at"], amounts, calendar, case["pauses"]) == [

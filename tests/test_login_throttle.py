@@ -106,13 +106,13 @@ def test_concurrent_password_hashing_is_bounded(monkeypatch):
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.05)
+        time.sleep(0.01)  # long enough for every thread to be started while the first ones hash
         with lock:
             running -= 1
         return real(*args)
 
     monkeypatch.setattr(passwords, "_derive_now", slow)
-    stored = passwords.generate_password_hash("x", method="pbkdf2:sha256:1000")
+    stored = passwords.generate_password_hash("x", method="pbkdf2:sha256:1")
     threads = [threading.Thread(target=passwords.check_password_hash, args=(stored, "y")) for _ in range(12)]
     for t in threads:
         t.start()

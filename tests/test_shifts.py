@@ -79,11 +79,31 @@ def test_naive_instants_are_refused():
 def test_the_fast_row_namer_agrees_with_shift_at(zone):
     calendar = parse_shifts_for(zone)
     namer = shift_namer(calendar)
+    for moment in instants_worth_checking(zone):
+        assert namer(to_db(moment)) == shift_at(moment, calendar), moment
+
+
+def instants_worth_checking(zone_name: str) -> list[dt.datetime]:
+    """Random instants of 2026, plus each shift boundary ±1 µs on the days where the zone's offset
+    changes (and the days either side) and on a few ordinary days: where a namer would go wrong."""
+    zone = ZoneInfo(zone_name)
     rng = random.Random(7)
     base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    for _ in range(3000):
-        moment = base + dt.timedelta(seconds=rng.randrange(365 * 86400), microseconds=rng.randrange(10**6))
-        assert namer(to_db(moment)) == shift_at(moment, calendar), moment
+    found = [base + dt.timedelta(seconds=rng.randrange(365 * 86400), microseconds=rng.randrange(10**6))
+             for _ in range(400)]
+    days = {dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365)) for _ in range(8)}
+    for offset in range(365):
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=offset)
+        if local(zone, day.year, day.month, day.day).utcoffset() != local(
+                zone, day.year, day.month, day.day, 23, 59).utcoffset():
+            days.update(day + dt.timedelta(days=d) for d in (-1, 0, 1))
+    for day in days:
+        for shift in THREE:
+            hour, minute = map(int, shift["start"].split(":"))
+            for fold in (0, 1):
+                boundary = local(zone, day.year, day.month, day.day, hour, minute, fold=fold).astimezone(dt.UTC)
+                found += [boundary - dt.timedelta(microseconds=1), boundary, boundary + dt.timedelta(microseconds=1)]
+    return found
 
 
 def parse_shifts_for(zone: str) -> ShiftCalendar:

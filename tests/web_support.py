@@ -16,3 +16,14 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     assert match, f"no csrf_token field on {path}"
     return match.group(1)
 
+
+
+def sign_in(client: FlaskClient, username: str) -> None:
+    """Signed in as `username`, the session as a successful login leaves it (the login form itself,
+    its throttling and its records are test_web_auth's and test_login_throttle's business)."""
+    from web.auth import SESSION_KEY
+
+    with client.session_transaction() as session:
+        session.clear()
+        session[SESSION_KEY] = username
+        session.permanent = True

