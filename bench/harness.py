@@ -68,12 +68,14 @@ def make_reviews(n: int, seed: int = 7, prefix: str = "bench") -> list[dict]:
 class Serve:
     """`triage serve --workers N` on an ephemeral port with its own embedded Redis, in `workdir`."""
 
-    def __init__(self, workdir: Path, workers: int, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path, workers: int, extra_args: tuple[str, ...] = (),
+                 extra_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.db_path = workdir / "triage.db"
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TRIAGE_SLA_POLICY")}
         env.update(TRIAGE_DB=str(self.db_path), TRIAGE_VAR_DIR=str(workdir / "var"),
                    TRIAGE_WEBHOOK_SECRET=SECRET, PYTHONUNBUFFERED="1")
+        env.update(extra_env or {})
         self.log = open(workdir / "serve.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "triage", "serve", "--port", "0", "--workers", str(workers), "--no-demo",

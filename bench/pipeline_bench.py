@@ -106,7 +106,8 @@ def wait_for_scoring(redis_url: str, jobs: int) -> None:
     conn.close()
 
 
-def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int, backlog: bool = False) -> dict:
+def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int, backlog: bool = False,
+            extra: tuple[str, ...] = ()) -> dict:
     reviews = make_reviews(n, seed=seed, prefix=f"e2e{seed}")
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
         workdir = Path(tmp)
@@ -114,7 +115,8 @@ def one_run(kind: str, workers: int, n: int, senders: int, batch: int, seed: int
             from bigdb import cached_copy
 
             cached_copy(workdir / "triage.db")
-        with Serve(workdir, workers) as serve:
+        env = dict(a.split("=", 1) for a in extra if a.startswith("TRIAGE_"))
+        with Serve(workdir, workers, tuple(a for a in extra if not a.startswith("TRIAGE_")), env) as serve:
             time.sleep(2)  # let start-up work (recovery of the copy's pending reviews) settle
             after = max_review_id(serve.db_path)
             batches = [reviews[i:i + batch] for i in range(0, n, batch)]
@@ -159,7 +161,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backlog", action="store_true",
                         help="hold the db worker until all is scored, then time and count it alone")
+    parser.add_argument("--variant", action="append", default=[], metavar='NAME="ARGS"',
+                        help="`triage serve` arguments and TRIAGE_...=value settings to compare, in turn in each run")
     args = parser.parse_args()
+    if args.variant:
+        return compare(args)
     runs = [one_run(args.db, args.workers, args.reviews, args.senders, args.batch, seed, args.backlog)
             for seed in range(1, args.runs + 1)]
     e2e = median([r["e2e_rate"] for r in runs])
@@ -193,6 +199,49 @@ def main() -> int:
              and r["statuses"] == {"scored": args.reviews} for r in runs)
     print(f"| checks (stored once, one active case per customer, joins once, all scored) | "
           f"{'pass' if ok else 'FAIL'} | {[r['statuses'] for r in runs]} |")
+    return 0 if ok else 1
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Each run serves every `--variant` in turn (order alternating between runs) on the same reviews."""
+    import shlex
+
+    variants = [(v.partition("=")[0], tuple(shlex.split(v.partition("=")[2]))) for v in args.variant]
+    rows: dict[str, list[dict]] = {name: [] for name, _ in variants}
+    loads = []
+    for seed in range(1, args.runs + 1):
+        loads.append(os.getloadavg()[0])
+        for name, extra in (variants if seed % 2 else variants[::-1]):
+            rows[name].append(one_run(args.db, args.workers, args.reviews, args.senders, args.batch, seed,
+                                      args.backlog, extra))
+    names = [name for name, _ in variants]
+    print(f"Pipeline benchmark, variants in turn: {args.reviews} reviews, {args.senders} senders, batches of "
+          f"{args.batch}, `triage serve --workers {args.workers}`, {args.db} database"
+          + (", backlog (the db worker alone at capacity)" if args.backlog else "")
+          + f"; medians of {args.runs} runs (runs in brackets); load average at the runs' start: "
+          + ", ".join(f"{v:.1f}" for v in loads) + "\n")
+    for name, extra in variants:
+        print(f"- {name}: `{' '.join(['triage serve --workers', str(args.workers), *extra])}`")
+    print("\n| measure | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+
+    def cell(values: list[float], fmt: str = ",.0f") -> str:
+        return f"{median(values):{fmt}} ({', '.join(f'{v:{fmt}}' for v in values)})"
+
+    measures = [("end to end (reviews/s)", lambda r: r["e2e_rate"], ",.0f"),
+                ("same-run `predict_many` baseline (reviews/s)", lambda r: r["baseline"], ",.0f"),
+                ("end to end / baseline", lambda r: r["e2e_rate"] / r["baseline"], ".2f")]
+    roles = sorted({k for nm in names for r in rows[nm] for k in r["cpu_us"]} - {"other"})
+    measures += [(f"CPU per review, {role} (µs)", lambda r, role=role: r["cpu_us"].get(role, 0.0), ",.0f")
+                 for role in roles]
+    measures.append(("CPU per review, all (µs)",
+                     lambda r: sum(v for k, v in r["cpu_us"].items() if k != "other"), ",.0f"))
+    for label, get, fmt in measures:
+        print(f"| {label} | " + " | ".join(cell([get(r) for r in rows[nm]], fmt) for nm in names) + " |")
+    ok = all(r["stored_once"] and r["one_case_per_customer"] and r["case_reviews_once"]
+             and r["statuses"] == {"scored": args.reviews} for nm in names for r in rows[nm])
+    print("| checks (stored once, one active case per customer, joins once, all scored) | "
+          + " | ".join("pass" if ok else "FAIL" for _ in names) + " |")
     return 0 if ok else 1
 
 

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from service.niceness import DEFAULT_NICE
+from service.niceness import niceness as _niceness
 from triage.config import ConfigError, Settings
 from triage.errors import Busy
 
@@ -31,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--workers", type=int, default=1, help="scoring workers to start (embedded Redis only)")
+    s.add_argument("--score-nice", type=_niceness, default=DEFAULT_NICE["score"], metavar="N",
+                   help="niceness added to the scoring workers it starts, so requests get the CPU first"
+                   f" (default {DEFAULT_NICE['score']}; 0 keeps them at serve's priority)")
+    s.add_argument("--db-nice", type=_niceness, default=DEFAULT_NICE["db"], metavar="N",
+                   help=f"niceness added to the db worker it starts (default {DEFAULT_NICE['db']})")
     s.add_argument("--demo", action="store_true",
                    help="load the demo shop (reviews, team, handbook) into a fresh database and print two logins;"
                    " `make run` passes it")
@@ -50,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "must run on the database host; all: both (default: score)",
     )
     w.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    w.add_argument("--nice", type=_niceness, default=0, metavar="N",
+                   help="add N (0-19) to the worker's niceness at start, so other processes on the machine"
+                   " (the web server) get the CPU first (default 0: unchanged)")
 
     a = sub.add_parser("agent", help="manage agents")
     asub = a.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
@@ -140,7 +150,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from service.serve import serve
 
-        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=args.demo and not args.no_demo)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=args.demo and not args.no_demo,
+                     nice={"score": args.score_nice, "db": args.db_nice})
     if args.command == "web":
         from service.web import run
 
@@ -148,7 +159,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         from service.worker import run_worker
 
-        return run_worker(settings, role=args.role, burst=args.burst)
+        return run_worker(settings, role=args.role, burst=args.burst, nice=args.nice)
     if args.command == "agent":
         from service.commands import agents
 

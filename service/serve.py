@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from service.niceness import DEFAULT_NICE
 from triage.config import Settings
 
 __all__ = ["ServeRefused", "Supervisor", "serve"]
@@ -253,8 +254,9 @@ def prepare(settings: Settings) -> list[int]:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
-          demo: bool = False) -> int:
-    """Run until Ctrl-C or SIGTERM; returns the exit status."""
+          demo: bool = False, nice: Mapping[str, int] | None = None) -> int:
+    """Run until Ctrl-C or SIGTERM; returns the exit status. `nice`: the niceness each worker role
+    adds at start (`service.niceness.DEFAULT_NICE` when not given)."""
     import sqlite3
 
     from service.httpd import WebLimits, listen
@@ -308,7 +310,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
             return 1
         roles = ["score"] * max(workers, 0) + ["db"] if embedded else ["db"]
         children = [("web", ["web", "--fd", str(sock.fileno())], [sock.fileno()])]
-        children += [(f"{role} worker", ["worker", "--role", role], []) for role in roles]
+        children += [(f"{role} worker", worker_argv(role, nice), []) for role in roles]
 
         def check_redis() -> None:
             # healthy, not just alive: a server whose socket vanished runs on, reachable by no one.
@@ -340,6 +342,13 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers
                 os.close(fd)
     # The handlers stay ignored: a late signal must not turn this clean exit into a kill.
     return 0
+
+
+def worker_argv(role: str, nice: Mapping[str, int] | None = None) -> list[str]:
+    """The `triage` arguments of a worker `serve` starts: its role, niced below the web server
+    (`service.niceness`) unless `nice` says 0 for the role."""
+    increment = (DEFAULT_NICE if nice is None else nice).get(role, 0)
+    return ["worker", "--role", role, *(["--nice", str(increment)] if increment else [])]
 
 
 def _banner(settings: Settings, host: str, port: int, embedded: bool, roles: Sequence[str], login) -> None:

@@ -32,11 +32,12 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Mapping
 
 from triage.config import Settings
 from triage.jobs.enqueue import APPLY_QUEUE, SCORE_QUEUE, SLA_QUEUE
 
-__all__ = ["MAINTENANCE_SECONDS", "ROLES", "run_worker"]
+__all__ = ["MAINTENANCE_SECONDS", "ROLES", "apply_hold_seconds", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,21 @@ ROLES: dict[str, tuple[str, ...]] = {
     "db": (APPLY_QUEUE, SLA_QUEUE),
     "all": (APPLY_QUEUE, SLA_QUEUE, SCORE_QUEUE),
 }
+
+
+def apply_hold_seconds(env: Mapping[str, str]) -> float | None:
+    """`TRIAGE_APPLY_HOLD_MS`: how long one apply transaction of the db worker aims to hold the
+    write lock (None, unset: `triage.jobs.database.APPLY_HOLD_SECONDS`; 0 = sized by count alone)."""
+    raw = (env.get("TRIAGE_APPLY_HOLD_MS") or "").strip()
+    if not raw:
+        return None
+    try:
+        ms = int(raw)
+    except ValueError:
+        ms = -1
+    if ms < 0:
+        raise ValueError(f"TRIAGE_APPLY_HOLD_MS={raw!r}: use a whole number of milliseconds, 0 or more")
+    return ms / 1000
 
 
 def _warm_model() -> None:
@@ -88,9 +104,11 @@ def _worker_class():
     return Worker
 
 
-def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> int:
-    """Run a worker for `role` until SIGTERM/SIGINT (or, with `burst`, until the queues are empty)."""
+def run_worker(settings: Settings, role: str = "score", burst: bool = False, nice: int = 0) -> int:
+    """Run a worker for `role` until SIGTERM/SIGINT (or, with `burst`, until the queues are empty),
+    `nice` steps below its starting priority (`service.niceness`)."""
     from service.logs import job_logs_wanted, setup_logging
+    from service.niceness import lower_priority
     from triage.jobs import context
     from triage.liveness import WORKER_TTL
     from triage.redis_conn import connect_redis
@@ -98,13 +116,23 @@ def run_worker(settings: Settings, role: str = "score", burst: bool = False) -> 
     if role not in ROLES:
         print(f"triage worker: unknown role {role!r} (score, db, all)", file=sys.stderr)
         return 2
+    try:
+        hold = apply_hold_seconds(os.environ)
+    except ValueError as exc:
+        print(f"triage worker: {exc}", file=sys.stderr)
+        return 2
     if not settings.redis_url:
         print("triage worker: REDIS_URL is not set (`triage serve` runs an embedded Redis and its own workers)",
               file=sys.stderr)
         return 2
     setup_logging()
+    lower_priority(nice)  # before the model loads: the scheduler process and sweeper thread inherit it
     redis = connect_redis(settings.redis_url)
     context.configure(settings)
+    if role in ("db", "all") and hold is not None:
+        from triage.jobs.database import set_apply_hold
+
+        set_apply_hold(hold)
     sweeper = None
     if role in ("score", "all"):
         _warm_model()

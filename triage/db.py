@@ -777,6 +777,9 @@ class Connection(sqlite3.Connection):
     # requests' writers go before the db worker's (`triage.write_priority`).
     role: str = "ingest"
     write_priority: WritePriority | None = None
+    # How long the last `transaction` held SQLite's write lock (BEGIN to COMMIT or ROLLBACK), in
+    # seconds: the db worker sizes its next apply transaction by it (`triage.jobs.database`).
+    last_hold_seconds: float = 0.0
 
 
 _write_locks: dict[str, threading.RLock] = {}
@@ -917,6 +920,7 @@ class transaction:
             if priority is not None and self.request is None:
                 priority.yield_to_requests()
             _begin_immediate(self.conn)
+            self.began = time.monotonic()
         except BaseException as exc:
             if self.lock is not None:
                 self.lock.release()
@@ -946,6 +950,8 @@ class transaction:
                     raise DatabaseBusy() from commit_error
                 raise
         finally:
+            if isinstance(self.conn, Connection):
+                self.conn.last_hold_seconds = time.monotonic() - self.began
             if self.lock is not None:
                 self.lock.release()
             self._request_done()

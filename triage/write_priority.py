@@ -46,6 +46,7 @@ class WritePriority:
         # requests and applies (tests, a single-process setup) must not convert its own lock.
         self._fds: dict[str, tuple[int, int]] = {}
         self._broken = False
+        self._request_seen_at = float("-inf")  # monotonic; when an apply writer last found a request
 
     def _fd(self, role: str) -> int | None:
         if self._broken:
@@ -101,7 +102,8 @@ class WritePriority:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                waited = time.monotonic() - start
+                self._request_seen_at = time.monotonic()
+                waited = self._request_seen_at - start
                 if waited >= max_wait:
                     return waited
                 time.sleep(_POLL_SECONDS)
@@ -111,6 +113,25 @@ class WritePriority:
                 return 0.0
             fcntl.flock(fd, fcntl.LOCK_UN)
             return time.monotonic() - start
+
+
+    def requests_seen(self, within: float) -> bool:
+        """Has a request (of any process) waited for or held the write lock now or in the last
+        `within` seconds, as far as this process's apply writers have looked? True where unknown."""
+        fd = self._fd("apply")
+        if fd is None:
+            return True
+        now = time.monotonic()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._request_seen_at = now
+        except OSError as exc:
+            self._give_up(exc)
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        return now - self._request_seen_at <= within
 
 
 _registry: dict[str, WritePriority] = {}

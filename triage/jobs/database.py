@@ -35,7 +35,8 @@ from triage.timeutil import to_wire, utcnow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["apply_scores", "check_case_sla", "check_cases_sla", "deliver_outbox", "detect_alerts", "fail_reviews"]
+__all__ = ["PACE", "Pace", "apply_scores", "check_case_sla", "check_cases_sla", "deliver_outbox", "detect_alerts",
+           "fail_reviews", "set_apply_hold"]
 
 
 def _job_redis() -> Redis | None:
@@ -52,6 +53,19 @@ def _job_redis() -> Redis | None:
 DRAIN_MAX_RESULTS = 200
 # How many queued jobs are looked at for it (the head of the apply queue).
 DRAIN_LOOKAHEAD = 16
+
+# What is drained is stored in transactions sized by time, not only by count, while requests are
+# about (one waited for or held the write lock in the last REQUESTS_RECENT_SECONDS): a webhook
+# that asks for the lock while an apply transaction holds it waits for the rest of that
+# transaction, and the time per result varies (the machine's load, how many reviews open cases),
+# so each holds the lock for about APPLY_HOLD_SECONDS, sized from the hold times measured before it
+# (`triage.db.Connection.last_hold_seconds`); between two, requests go first (`triage.write_priority`).
+# A transaction has a fixed cost (~4 ms: COMMIT's page writes, the batch's reads; 414 µs of CPU per
+# review at 200 results, 464 at 100, 554 at 25: docs/benchmarks.md), hence a floor of
+# APPLY_MIN_RESULTS, and with no request about the whole drain in one transaction.
+APPLY_HOLD_SECONDS = 0.04
+APPLY_MIN_RESULTS = 25
+REQUESTS_RECENT_SECONDS = 1.0
 
 
 def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -73,13 +87,13 @@ def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             log.exception("could not read the queued apply jobs; applying this job's results alone")
     batch = [*results, *(result for _, more in taken for result in more)]
     try:
-        outcome, now = _apply(batch)
+        outcome, now = _apply_paced(batch)
     except Exception:
         if not taken:
             raise
         log.exception("applying %d queued jobs together failed; applying job %s alone", len(taken), job.id)
         taken = []
-        outcome, now = _apply(results)
+        outcome, now = _apply_paced(results)
     if redis is not None:
         if taken:
             _finish_taken(job, taken)
@@ -95,6 +109,69 @@ def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if taken:
         summary["jobs"] = 1 + len(taken)
     return summary
+
+
+class Pace:
+    """How many results one apply transaction takes to hold the write lock about `hold` seconds:
+    a moving average of the seconds per result the last transactions held it (per process)."""
+
+    def __init__(self, hold: float = APPLY_HOLD_SECONDS, least: int = APPLY_MIN_RESULTS,
+                 most: int = DRAIN_MAX_RESULTS) -> None:
+        self.hold = hold
+        self.least = least
+        self.most = most
+        self.per_result: float | None = None  # unknown until a transaction measured it
+
+    def size(self) -> int:
+        if self.hold <= 0:
+            return self.most
+        if self.per_result is None:
+            return self.least
+        return max(self.least, min(self.most, int(self.hold / max(self.per_result, 1e-6))))
+
+    def observe(self, results: int, held: float) -> None:
+        if results <= 0 or held <= 0:
+            return
+        seen = held / results
+        self.per_result = seen if self.per_result is None else 0.7 * self.per_result + 0.3 * seen
+
+
+PACE = Pace()
+
+
+def set_apply_hold(seconds: float) -> None:
+    """This process's hold budget for apply transactions (`TRIAGE_APPLY_HOLD_MS`, read by the
+    worker); 0 sizes them by count alone (`DRAIN_MAX_RESULTS`), as before the budget."""
+    PACE.hold = seconds
+
+
+def _apply_paced(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, datetime]:
+    """`_apply` in consecutive transactions of `PACE.size()` results each while requests are about
+    (`DRAIN_MAX_RESULTS` while none are), in order: the same rows as one transaction gives (as the
+    jobs one after another would leave them), with the write lock let go for waiting requests in
+    between. A crash between two leaves the rest for the job's next run (applying is idempotent);
+    the outcomes are summed."""
+    total = ApplyOutcome()
+    now = utcnow()
+    start = 0
+    priority = getattr(context.db(), "write_priority", None)
+    while start < len(results) or start == 0:
+        paced = priority is None or priority.requests_seen(REQUESTS_RECENT_SECONDS)
+        part = results[start:start + (PACE.size() if paced else PACE.most)]
+        outcome, now = _apply(part)
+        PACE.observe(len(part), getattr(context.db(), "last_hold_seconds", 0.0))
+        _add(total, outcome)
+        start += max(len(part), 1)
+    return total, now
+
+
+def _add(total: ApplyOutcome, outcome: ApplyOutcome) -> None:
+    total.scored += outcome.scored
+    total.failed += outcome.failed
+    total.skipped += outcome.skipped
+    total.checks.update(outcome.checks)
+    total.escalated += outcome.escalated
+    total.alert_counts += outcome.alert_counts
 
 
 def _apply(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, datetime]:
