@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
+import time
 from pathlib import Path
 
 __all__ = ["DEFAULT_NICE", "lower_priority", "niceness"]
@@ -56,10 +58,28 @@ def lower_priority(increment: int) -> int:
         return os.nice(0)
     now = os.nice(increment)
     if os.getsid(0) == os.getpid() and AUTOGROUP.exists():
-        try:
-            AUTOGROUP.write_text(str(now))
-        except OSError as exc:  # a kernel that refuses it: the process niceness still holds in-session
-            log.warning("could not set the autogroup niceness (%s); niceness %d counts within the session only",
-                        exc, now)
+        _set_autogroup_niceness(now)
     log.info("niceness %d (CPU goes to the web server first)", now)
     return now
+
+
+# Without CAP_SYS_ADMIN the kernel takes one autogroup write per 100 ms across the whole machine and
+# refuses the others with EAGAIN; `triage serve` starts all its workers at once, so they take turns.
+AUTOGROUP_TRIES = 30
+AUTOGROUP_WAIT_SECONDS = (0.1, 0.2)
+
+
+def _set_autogroup_niceness(value: int) -> None:
+    for attempt in range(AUTOGROUP_TRIES):
+        try:
+            AUTOGROUP.write_text(str(value))
+            return
+        except BlockingIOError:
+            if attempt + 1 < AUTOGROUP_TRIES:
+                time.sleep(random.uniform(*AUTOGROUP_WAIT_SECONDS))
+        except OSError as exc:  # a kernel that refuses it: the process niceness still holds in-session
+            log.warning("could not set the autogroup niceness (%s); niceness %d counts within the session only",
+                        exc, value)
+            return
+    log.warning("the kernel kept refusing the autogroup niceness (EAGAIN, %d tries); niceness %d counts within"
+                " the session only", AUTOGROUP_TRIES, value)

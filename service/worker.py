@@ -116,11 +116,13 @@ def run_worker(settings: Settings, role: str = "score", burst: bool = False, nic
     if role not in ROLES:
         print(f"triage worker: unknown role {role!r} (score, db, all)", file=sys.stderr)
         return 2
-    try:
-        hold = apply_hold_seconds(os.environ)
-    except ValueError as exc:
-        print(f"triage worker: {exc}", file=sys.stderr)
-        return 2
+    hold = None
+    if role in ("db", "all"):  # only the db worker applies: a typo there must not stop scoring too
+        try:
+            hold = apply_hold_seconds(os.environ)
+        except ValueError as exc:
+            print(f"triage worker: {exc}", file=sys.stderr)
+            return 2
     if not settings.redis_url:
         print("triage worker: REDIS_URL is not set (`triage serve` runs an embedded Redis and its own workers)",
               file=sys.stderr)

@@ -5,11 +5,12 @@ about, it keeps the biggest transactions (the cheapest per review)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from tests.pipeline_support import COMPLAINTS, PRAISE, add_reviews, review, statuses
+from tests.pipeline_support import COMPLAINTS, PRAISE, T0, add_reviews, review, statuses
 from triage.jobs import database, scoring
 from triage.jobs.database import Pace
 from triage.write_priority import WritePriority
@@ -163,3 +164,21 @@ def test_a_crash_between_transactions_keeps_what_committed_and_a_rerun_stores_th
     rerun = database.apply_scores(results)  # the job runs again: what committed is skipped
     assert (rerun["scored"], rerun["skipped"]) == (len(results) - 4, 4)
     assert statuses(db) == {"scored": len(results)}
+
+
+def scored_newest_first(db, who: str) -> list[dict]:
+    """One customer's complaints as platforms list them: newest first."""
+    raws = [review(f"{who}{i}", COMPLAINTS[i % len(COMPLAINTS)], customer_id=f"{who}0",
+                   created_at=(T0 - dt.timedelta(hours=i)).isoformat()) for i in range(6)]
+    pks = add_reviews(db, raws)
+    return scoring.score_items([[pk, raw["text"]] for pk, raw in zip(pks, raws, strict=True)])
+
+
+def test_paced_transactions_take_reviews_sent_newest_first_in_time_order(job_context, db, requests_about,
+                                                                         monkeypatch):
+    whole, paced = scored_newest_first(db, "a"), scored_newest_first(db, "b")
+    monkeypatch.setattr(database, "PACE", Pace(hold=0))
+    database.apply_scores(whole)
+    monkeypatch.setattr(database, "PACE", slow_pace(2))
+    database.apply_scores(paced)
+    assert stored(db, "a") == stored(db, "b")

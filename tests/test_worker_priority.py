@@ -78,3 +78,36 @@ def test_serve_runs_its_workers_below_the_web_server(tmp_path):
         groups = {kind: autogroup_nice(proc.pid) for kind, proc in children.items()}
         if groups["web"] is not None:
             assert groups == nice
+
+
+class RefusingFile:
+    """An autogroup file the kernel refuses `refusals` times with EAGAIN (its 100 ms rate limit)."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.written: list[str] = []
+
+    def write_text(self, text: str) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        self.written.append(text)
+
+
+def test_workers_started_together_take_turns_at_the_rate_limited_autogroup_write(monkeypatch):
+    from service import niceness
+
+    refusing = RefusingFile(refusals=3)
+    monkeypatch.setattr(niceness, "AUTOGROUP", refusing)
+    monkeypatch.setattr(niceness.time, "sleep", lambda seconds: None)
+    niceness._set_autogroup_niceness(10)
+    assert refusing.written == ["10"]
+
+
+def test_a_kernel_that_never_takes_the_autogroup_write_leaves_a_warning(monkeypatch, caplog):
+    from service import niceness
+
+    monkeypatch.setattr(niceness, "AUTOGROUP", RefusingFile(refusals=10**6))
+    monkeypatch.setattr(niceness.time, "sleep", lambda seconds: None)
+    niceness._set_autogroup_niceness(10)
+    assert "kept refusing" in caplog.text

@@ -86,14 +86,18 @@ def apply_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         except Exception:  # never fail an apply for the batching: apply this job's results alone
             log.exception("could not read the queued apply jobs; applying this job's results alone")
     batch = [*results, *(result for _, more in taken for result in more)]
+    committed = ApplyOutcome()  # what transactions of the batch committed before any failure
     try:
-        outcome, now = _apply_paced(batch)
+        outcome, now = _apply_paced(batch, committed)
     except Exception:
         if not taken:
             raise
         log.exception("applying %d queued jobs together failed; applying job %s alone", len(taken), job.id)
         taken = []
         outcome, now = _apply_paced(results)
+        # The batch's committed transactions stay (their rows are no longer pending, so the rerun
+        # skips them): their follow-ups (SLA checks, deliveries, alert detection) are this job's too.
+        _add(outcome, committed)
     if redis is not None:
         if taken:
             _finish_taken(job, taken)
@@ -145,16 +149,24 @@ def set_apply_hold(seconds: float) -> None:
     PACE.hold = seconds
 
 
-def _apply_paced(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, datetime]:
+def _apply_paced(results: Sequence[Mapping[str, Any]],
+                 total: ApplyOutcome | None = None) -> tuple[ApplyOutcome, datetime]:
     """`_apply` in consecutive transactions of `PACE.size()` results each while requests are about
     (`DRAIN_MAX_RESULTS` while none are), in order: the same rows as one transaction gives (as the
     jobs one after another would leave them), with the write lock let go for waiting requests in
     between. A crash between two leaves the rest for the job's next run (applying is idempotent);
-    the outcomes are summed."""
-    total = ApplyOutcome()
+    the outcomes are summed into `total` as each transaction commits.
+
+    The results are taken in the order of their reviews' `created_at`, as one transaction applies
+    them: a customer's earlier complaints count toward the risk and priority of the later ones,
+    and reviews sent newest first (as platforms list them) must not be cut the other way round."""
+    total = ApplyOutcome() if total is None else total
     now = utcnow()
     start = 0
-    priority = getattr(context.db(), "write_priority", None)
+    conn = context.db()
+    priority = getattr(conn, "write_priority", None)
+    if len(results) > 1:
+        results = _in_review_order(conn, results)
     while start < len(results) or start == 0:
         paced = priority is None or priority.requests_seen(REQUESTS_RECENT_SECONDS)
         part = results[start:start + (PACE.size() if paced else PACE.most)]
@@ -163,6 +175,20 @@ def _apply_paced(results: Sequence[Mapping[str, Any]]) -> tuple[ApplyOutcome, da
         _add(total, outcome)
         start += max(len(part), 1)
     return total, now
+
+
+def _in_review_order(conn, results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """`results` sorted by their reviews' `created_at` (then id), stably: several results for one
+    review keep their order (the first that fits is applied). Read outside the write lock."""
+    pks = list(dict.fromkeys(int(r["pk"]) for r in results))
+    order: dict[int, int] = {}
+    for chunk in range(0, len(pks), 500):
+        part = pks[chunk:chunk + 500]
+        marks = ",".join("?" * len(part))
+        order.update((pk, (created_at or "", pk)) for pk, created_at in conn.execute(
+            f"SELECT id, created_at FROM reviews WHERE id IN ({marks})", part))
+    missing = ("\uffff", 0)  # a review no longer there: last, where `_apply` will find nothing to do
+    return sorted(results, key=lambda r: order.get(int(r["pk"]), missing))
 
 
 def _add(total: ApplyOutcome, outcome: ApplyOutcome) -> None:
