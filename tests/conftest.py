@@ -73,6 +73,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # collected as usual.
     gc.collect()
     gc.freeze()
+    # Tests allocate in bursts (apps, requests, rows) and free nearly all of it by reference count;
+    # the default threshold (700 allocations) ran the young-generation collector ~30 times a test.
+    # Rarer collections cost a little memory and saved ~8 % of the tier's CPU in A/B pairs.
+    gc.set_threshold(20_000, 20, 20)
 
 
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access("/dev/shm", os.W_OK):
