@@ -74,3 +74,19 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
     """Every row of the tables the pipeline writes, for "nothing changed" comparisons."""
     tables = ("reviews", "cases", "case_events", "case_pauses", "notifications", "outbox", "customers")
     return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in tables}
+
+
+def stored(db, who: str) -> dict[str, list[tuple]]:
+    """What applying (one job, jobs drained together, paced transactions) left for customers `<who>*`, with the customer prefix taken off."""
+    like = f"{who}%"
+    return {
+        "reviews": [tuple(r) for r in db.execute(
+            "SELECT substr(review_id, 2), status, sentiment, risk, priority, case_id IS NOT NULL FROM reviews"
+            " WHERE customer_id LIKE ? ORDER BY id", (like,))],
+        "cases": [tuple(r) for r in db.execute(
+            "SELECT substr(customer_id, 2), priority, causes, risk, version, status, priority_reasons, value_tier"
+            " FROM cases WHERE customer_id LIKE ? ORDER BY customer_id", (like,))],
+        "events": [tuple(r) for r in db.execute(
+            "SELECT substr(c.customer_id, 2), e.kind, e.to_status FROM case_events e JOIN cases c ON c.id = e.case_id"
+            " WHERE c.customer_id LIKE ? ORDER BY e.id", (like,))],
+    }

@@ -7,7 +7,7 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from tests.pipeline_support import COMPLAINTS, PRAISE, add_reviews, drain, review, statuses
+from tests.pipeline_support import COMPLAINTS, PRAISE, add_reviews, drain, review, statuses, stored
 from triage.jobs import database, enqueue, scoring
 
 TEXTS = COMPLAINTS + PRAISE
@@ -25,22 +25,6 @@ def scored_jobs(db, redis_conn, groups: int, who: str = "c") -> tuple[list[Job],
         results = scoring.score_items([[pk, text] for pk, text in zip(chunk, TEXTS, strict=True)])
         jobs.append(enqueue.enqueue_apply(redis_conn, results, f"apply-score-{who}{g}"))
     return jobs, pks
-
-
-def stored(db, who: str) -> dict:
-    """What the jobs left for customers `<who>*`, with the customer prefix taken off."""
-    like = f"{who}%"
-    return {
-        "reviews": [tuple(r) for r in db.execute(
-            "SELECT substr(review_id, 2), status, sentiment, risk, priority, case_id IS NOT NULL FROM reviews"
-            " WHERE customer_id LIKE ? ORDER BY id", (like,))],
-        "cases": [tuple(r) for r in db.execute(
-            "SELECT substr(customer_id, 2), priority, causes, risk, version, status, priority_reasons, value_tier"
-            " FROM cases WHERE customer_id LIKE ? ORDER BY customer_id", (like,))],
-        "events": [tuple(r) for r in db.execute(
-            "SELECT substr(c.customer_id, 2), e.kind, e.to_status FROM case_events e JOIN cases c ON c.id = e.case_id"
-            " WHERE c.customer_id LIKE ? ORDER BY e.id", (like,))],
-    }
 
 
 @pytest.mark.slow  # a real rq worker until its queues are empty (~2 s)

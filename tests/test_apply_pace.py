@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline_support import COMPLAINTS, PRAISE, T0, add_reviews, review, statuses
+from tests.pipeline_support import COMPLAINTS, PRAISE, T0, add_reviews, review, statuses, stored
 from triage.jobs import database, scoring
 from triage.jobs.database import Pace
 from triage.write_priority import WritePriority
@@ -59,22 +59,6 @@ def scored(db, who: str) -> list[dict]:
     raws = [review(f"{who}{i}", text, customer_id=f"{who}{i % 3}") for i, text in enumerate(TEXTS * 2)]
     pks = add_reviews(db, raws)
     return scoring.score_items([[pk, raw["text"]] for pk, raw in zip(pks, raws, strict=True)])
-
-
-def stored(db, who: str) -> dict[str, list[tuple]]:
-    """What applying left for customers `<who>*`, with the customer prefix taken off."""
-    like = f"{who}%"
-    return {
-        "reviews": [tuple(r) for r in db.execute(
-            "SELECT substr(review_id, 2), status, sentiment, risk, priority, case_id IS NOT NULL FROM reviews"
-            " WHERE customer_id LIKE ? ORDER BY id", (like,))],
-        "cases": [tuple(r) for r in db.execute(
-            "SELECT substr(customer_id, 2), priority, causes, risk, version, status, priority_reasons, value_tier"
-            " FROM cases WHERE customer_id LIKE ? ORDER BY customer_id", (like,))],
-        "events": [tuple(r) for r in db.execute(
-            "SELECT substr(c.customer_id, 2), e.kind, e.to_status FROM case_events e JOIN cases c ON c.id = e.case_id"
-            " WHERE c.customer_id LIKE ? ORDER BY e.id", (like,))],
-    }
 
 
 def database_file(db) -> Path:
