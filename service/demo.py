@@ -186,21 +186,28 @@ def _composed(now: dt.datetime, rng: random.Random) -> list[dict[str, Any]]:
             text, rating = _compose(rng, kind, product)
             # More reviews lately (the shop grows), none in the future.
             days_ago = DAYS * (rng.random() ** 1.4)
-            out.append({
-                "review_id": f"gen-{n:04d}",
-                "platform": customer["platform"],
-                "text": text,
-                "rating": rating,
-                "customer_id": customer["id"],
-                "customer_name": customer["name"],
-                "customer_ltv": customer["ltv"],
-                "product_id": product["id"],
-                "product_name": product["name"],
-                "category": product["category"],
-                "order_id": f"{rng.randint(10**15, 10**16 - 1)}",
-                "created_at": (now - dt.timedelta(days=days_ago)).isoformat(timespec="seconds"),
-            })
+            out.append(_review(rng, f"gen-{n:04d}", customer["platform"], text, rating, customer["id"],
+                               customer["name"], customer["ltv"], product, now - dt.timedelta(days=days_ago)))
     return out
+
+
+def _review(rng: random.Random, review_id: str, platform: str, text: str, rating: int, customer_id: str,
+            customer_name: str, customer_ltv: float, product: dict[str, Any], created_at: dt.datetime) -> dict[str, Any]:
+    """A webhook review object of the demo shop (its order id drawn from `rng`)."""
+    return {
+        "review_id": review_id,
+        "platform": platform,
+        "text": text,
+        "rating": rating,
+        "customer_id": customer_id,
+        "customer_name": customer_name,
+        "customer_ltv": customer_ltv,
+        "product_id": product["id"],
+        "product_name": product["name"],
+        "category": product["category"],
+        "order_id": f"{rng.randint(10**15, 10**16 - 1)}",
+        "created_at": created_at.isoformat(timespec="seconds"),
+    }
 
 
 def _spikes(now: dt.datetime, rng: random.Random) -> list[dict[str, Any]]:
@@ -215,20 +222,11 @@ def _spikes(now: dt.datetime, rng: random.Random) -> list[dict[str, Any]]:
         for i, text in enumerate(texts):
             hours_ago = first - (first - last) * i / max(len(texts) - 1, 1) + rng.uniform(-0.4, 0.4)
             platform = rng.choice(PIECES["platforms"])
-            out.append({
-                "review_id": f"run{r}-{i + 1:02d}",
-                "platform": platform,
-                "text": text,
-                "rating": rng.choice((1, 1, 2)),
-                "customer_id": f"{platform[:2]}-r{r}{i + 1:02d}",
-                "customer_name": rng.choice(surnames) + rng.choice(("女士", "先生", "小姐")),
-                "customer_ltv": round(rng.lognormvariate(6.3, 0.9), 0),
-                "product_id": product["id"],
-                "product_name": product["name"],
-                "category": product["category"],
-                "order_id": f"{rng.randint(10**15, 10**16 - 1)}",
-                "created_at": (now - dt.timedelta(hours=hours_ago)).isoformat(timespec="seconds"),
-            })
+            out.append(_review(rng, f"run{r}-{i + 1:02d}", platform, text, rng.choice((1, 1, 2)),
+                               f"{platform[:2]}-r{r}{i + 1:02d}",
+                               rng.choice(surnames) + rng.choice(("女士", "先生", "小姐")),
+                               round(rng.lognormvariate(6.3, 0.9), 0), product,
+                               now - dt.timedelta(hours=hours_ago)))
     return out
 
 
